@@ -1,0 +1,15 @@
+//! `hb-core`: the sans-IO heart of the heartbeat cluster manager.
+//!
+//! Nothing here opens a socket, reads a clock or spawns a task: callers hand in
+//! bytes (and, in later modules, the current time) and get decisions back. That
+//! keeps every rule testable in microseconds.
+//!
+//! # Layout
+//! * [`wire`]: the heartbeat 3.0.6 message model and its two encodings (text and
+//!   netstring), packet parsing, signing and verification.
+//! * [`auth`]: the `authkeys` methods (crc, md5, sha1) and the key table.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod wire;
