@@ -15,7 +15,8 @@ pub const FOOTER: &[u8] = b"<<<\n";
 /// A `\n` inside a string value travels as this byte (decimal 19).
 pub const NEWLINE_IN_STRING: u8 = 0x13;
 
-/// The byte that stands for `\n` inside a nested message written at `depth`
+/// The byte that stands for `\n` inside a struct field of a message at `depth`
+/// (0 for the top-level message)
 /// (glue's `SPECIAL_SYMS`).
 const STRUCT_NEWLINE: [u8; MAX_DEPTH] = [
     20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 15, 16, 17, 18,
@@ -87,7 +88,7 @@ pub fn encode_fields(
                 out.extend(packed);
             }
             Value::Struct(child) => {
-                let sym = STRUCT_NEWLINE[(depth + 1).min(MAX_DEPTH - 1)];
+                let sym = STRUCT_NEWLINE[depth];
                 let inner = encode_at(child, depth + 1)?;
                 if inner.contains(&sym) {
                     return Err(unencodable("nested message contains its depth marker byte"));
@@ -199,7 +200,7 @@ fn decode_line(
             name: name.to_owned(),
         })?),
         FieldType::Struct => {
-            let sym = STRUCT_NEWLINE[(depth + 1).min(MAX_DEPTH - 1)];
+            let sym = STRUCT_NEWLINE[depth];
             let inner: Vec<u8> = raw
                 .iter()
                 .map(|&b| if b == sym { b'\n' } else { b })
@@ -308,6 +309,18 @@ mod tests {
             .windows(19)
             .any(|w| w == b"names=2:n1,8:node-two,".get(..19).unwrap_or_default()));
         assert_eq!(decode(&text), Ok(m));
+    }
+
+    #[test]
+    fn struct_field_of_top_level_uses_glue_depth_zero_marker() {
+        // cluster-glue writes {c: {a: b}} as "(2)c=>>>\x14a=b\x14<<<\x14".
+        let mut child = Message::new();
+        child.push_str("a", "b");
+        let mut m = Message::new();
+        m.push("c", Value::Struct(child));
+        let wire = b">>>\n(2)c=>>>\x14a=b\x14<<<\x14\n<<<\n".to_vec();
+        assert_eq!(encode(&m), Ok(wire.clone()));
+        assert_eq!(decode(&wire), Ok(m));
     }
 
     #[test]
