@@ -1,1 +1,146 @@
-fn main() {}
+//! `heartbeat`: the command-line entry point. It parses arguments, runs the
+//! subcommand and maps the outcome to an exit code; the work itself lives in the
+//! library crates (`hb-conf` reads configuration, `hb-core` decides and encodes).
+
+mod cli;
+mod inspect;
+
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use hb_conf::{ConfigError, Diagnostic, HostCheck, Loaded};
+
+use cli::{Cli, Command};
+
+/// The configuration (or a packet) was refused.
+const EXIT_INVALID: u8 = 1;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::CheckConfig {
+            config,
+            node_name,
+            strict,
+            quiet,
+        } => check_config(&config, node_name, strict, quiet),
+        Command::ConvertConfig { config, output, force } => convert_config(&config, output.as_deref(), force),
+        Command::Inspect { authkeys, packets } => inspect(&authkeys, &packets),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("heartbeat: {e:#}");
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
+}
+
+fn print_diagnostics(diags: &[Diagnostic]) {
+    for d in diags {
+        eprintln!("{d}");
+    }
+}
+
+fn load(config: &Path, node_name: Option<String>, strict: bool) -> Result<Loaded, ConfigError> {
+    let confdir = if config.is_dir() { Some(config) } else { config.parent() };
+    let host = HostCheck {
+        local_node: Some(node_name.map_or_else(|| hb_conf::host::local_node_name(confdir), |n| n.to_ascii_lowercase())),
+        strict,
+        init_dir: None,
+    };
+    hb_conf::load(config, &host)
+}
+
+fn refused(e: &ConfigError) -> ExitCode {
+    print_diagnostics(&e.diagnostics);
+    let n = e.errors().count();
+    eprintln!("configuration refused: {n} error{}", if n == 1 { "" } else { "s" });
+    ExitCode::from(EXIT_INVALID)
+}
+
+fn check_config(config: &Path, node_name: Option<String>, strict: bool, quiet: bool) -> anyhow::Result<ExitCode> {
+    match load(config, node_name, strict) {
+        Ok(loaded) => {
+            print_diagnostics(&loaded.warnings);
+            if !quiet {
+                print!("{}", hb_conf::toml_form::write(&loaded.config, true));
+            }
+            eprintln!(
+                "configuration OK: {} node(s), {} medium/media, {} resource group(s){}",
+                loaded.config.nodes.len(),
+                loaded.config.media.len(),
+                loaded.config.resources.len(),
+                match loaded.warnings.len() {
+                    0 => String::new(),
+                    n => format!(", {n} warning(s)"),
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Ok(refused(&e)),
+    }
+}
+
+fn convert_config(config: &Path, output: Option<&Path>, force: bool) -> anyhow::Result<ExitCode> {
+    let loaded = match load(config, None, false) {
+        Ok(l) => l,
+        Err(e) => return Ok(refused(&e)),
+    };
+    print_diagnostics(&loaded.warnings);
+    let text = hb_conf::toml_form::write(&loaded.config, false);
+    let Some(output) = output else {
+        print!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    };
+    // The file holds the keys: create it 0600 and never follow a planted symlink.
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).mode(0o600).custom_flags(nix::libc::O_NOFOLLOW);
+    if force {
+        opts.create(true).truncate(true);
+    } else {
+        opts.create_new(true);
+    }
+    let mut file = opts.open(output).map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AlreadyExists { " (use --force to replace it)" } else { "" };
+        anyhow::anyhow!("cannot create {}: {e}{hint}", output.display())
+    })?;
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    drop(file);
+    // Read it back: the TOML form must give the very same configuration.
+    let host = HostCheck::default();
+    match hb_conf::load_toml(output, &host) {
+        Ok(back) if back.config.same_settings(&loaded.config) => {
+            eprintln!("wrote {} (mode 600; it holds the keys)", output.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(_) => anyhow::bail!("internal error: {} does not read back as the same configuration", output.display()),
+        Err(e) => {
+            print_diagnostics(&e.diagnostics);
+            anyhow::bail!("internal error: {} does not read back", output.display())
+        }
+    }
+}
+
+fn inspect(authkeys: &Path, packets: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
+    let keys = match hb_conf::read_authkeys(authkeys, false) {
+        Ok(k) => k,
+        Err(e) => return Ok(refused(&e)),
+    };
+    let mut all_ok = true;
+    for (i, path) in packets.iter().enumerate() {
+        let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let (text, ok) = inspect::describe(&path.display().to_string(), &bytes, &keys);
+        if i > 0 {
+            println!();
+        }
+        print!("{text}");
+        all_ok &= ok;
+    }
+    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INVALID) })
+}

@@ -1,1 +1,131 @@
-//! placeholder
+//! `hb-conf`: reads the operator's heartbeat configuration into one validated model.
+//!
+//! Two front ends feed the same checks: the classic `/etc/ha.d` directory
+//! (`ha.cf`, `haresources`, `authkeys`, read unchanged) and a single TOML file for
+//! new installations. Every problem is reported with file, line and, where
+//! obvious, the fix.
+//!
+//! # Layout
+//! * [`diag`]: locations, diagnostics and the refusal error.
+//! * `hacf`, `haresources`, `authkeys`: line parsers for the three files.
+//! * [`toml_form`]: the TOML front end and the writer used by `convert-config`.
+//! * `partial`: values as written, then 3.0.6's defaults and cross-checks.
+//! * [`host`]: checks against the machine (node name, devices, users, scripts).
+//! * [`model`]: the validated [`Config`].
+//! * [`time`]: heartbeat's time values (`2`, `500ms`).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod authkeys;
+pub mod diag;
+mod hacf;
+mod haresources;
+pub mod host;
+pub mod model;
+mod partial;
+pub mod time;
+pub mod toml_form;
+
+use std::path::{Path, PathBuf};
+
+pub use authkeys::check_mode as check_authkeys_mode;
+pub use diag::{ConfigError, Diagnostic, Severity};
+pub use haresources::ip_spec;
+pub use host::HostCheck;
+pub use model::Config;
+pub use partial::DEFAULT_LOGFILE;
+
+use diag::Diagnostics;
+use partial::Partial;
+
+/// A configuration that was accepted, with the warnings found on the way.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The validated configuration.
+    pub config: Config,
+    /// Warnings (nothing here stopped the configuration from being used).
+    pub warnings: Vec<Diagnostic>,
+    /// The directory of `ha.cf` or of the TOML file: `resource.d/` is looked up there.
+    pub confdir: PathBuf,
+}
+
+/// Loads `/etc/ha.d`-style directory or a TOML file, whichever `path` is.
+pub fn load(path: &Path, host: &HostCheck) -> Result<Loaded, ConfigError> {
+    if path.is_dir() {
+        load_dir(path, host)
+    } else {
+        load_toml(path, host)
+    }
+}
+
+/// Loads `ha.cf`, `haresources` and `authkeys` from a directory.
+pub fn load_dir(dir: &Path, host: &HostCheck) -> Result<Loaded, ConfigError> {
+    let read = |name: &str, what: &str| {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path)
+            .map(|text| (path.clone(), text))
+            .map_err(|e| ConfigError::file(&path, format!("Cannot open {what} [{}]: {e}", path.display()), hint_for(name)))
+    };
+    let (hacf_path, hacf_text) = read("ha.cf", "config file")?;
+    let (hares_path, hares_text) = read("haresources", "resources file")?;
+    let keys_path = dir.join("authkeys");
+    check_authkeys_mode(&keys_path)?;
+    let (keys_path, keys_text) = read("authkeys", "keyfile")?;
+
+    let mut diags = Diagnostics::default();
+    let mut p = Partial::default();
+    hacf::parse(&hacf_path, &hacf_text, &mut p, &mut diags);
+    p.resources = haresources::parse(&hares_path, &hares_text, &mut diags);
+    p.authkeys = authkeys::parse(&keys_path, &keys_text, &mut diags);
+    finish(p, dir, host, diags)
+}
+
+/// Loads a TOML configuration file (see [`toml_form`]).
+pub fn load_toml(file: &Path, host: &HostCheck) -> Result<Loaded, ConfigError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| ConfigError::file(file, format!("Cannot open config file [{}]: {e}", file.display()), None))?;
+    let mut diags = Diagnostics::default();
+    let p = toml_form::parse(file, &text, &mut diags)?;
+    let confdir = file.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    finish(p, &confdir, host, diags)
+}
+
+/// Reads an authkeys file on its own (for `inspect`). With `check_mode`, a file
+/// that group or others can access is refused, as the daemon refuses it.
+pub fn read_authkeys(path: &Path, check_mode: bool) -> Result<hb_core::auth::KeyTable, ConfigError> {
+    if check_mode {
+        check_authkeys_mode(path)?;
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::file(path, format!("Cannot open keyfile [{}]: {e}", path.display()), None))?;
+    let mut diags = Diagnostics::default();
+    let keys = authkeys::parse(path, &text, &mut diags);
+    match keys {
+        Some(keys) if !diags.has_errors() => Ok(keys),
+        _ => Err(ConfigError {
+            diagnostics: diags.into_vec(),
+        }),
+    }
+}
+
+fn finish(p: Partial, confdir: &Path, host: &HostCheck, mut diags: Diagnostics) -> Result<Loaded, ConfigError> {
+    host.run(&p, Some(confdir), &mut diags);
+    let config = p.finish(&mut diags);
+    let diagnostics = diags.into_vec();
+    match config {
+        Some(config) if !diagnostics.iter().any(|d| d.severity == Severity::Error) => Ok(Loaded {
+            config,
+            warnings: diagnostics,
+            confdir: confdir.to_path_buf(),
+        }),
+        _ => Err(ConfigError { diagnostics }),
+    }
+}
+
+fn hint_for(name: &str) -> Option<String> {
+    Some(match name {
+        "haresources" => "create it (an empty file if this cluster manages no resources); see conf/examples/".into(),
+        "authkeys" => "create it with `auth 1` and `1 sha1 SOME-LONG-KEY`, mode 600".into(),
+        _ => "an annotated example is in conf/examples/seed/ha.cf".into(),
+    })
+}

@@ -1,0 +1,146 @@
+//! Checks that depend on the machine the configuration is read on: is this node
+//! listed, do the serial devices, interfaces, users, programs and resource scripts
+//! exist. The daemon treats them as errors; `check-config` (which may run on
+//! another machine) reports them as warnings unless told which node it is on.
+
+use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+use crate::diag::{Diagnostics, Loc, Severity};
+use crate::haresources::IP_SCRIPTS;
+use crate::model::Medium;
+use crate::partial::Partial;
+
+/// How strictly to check the host.
+#[derive(Debug, Clone, Default)]
+pub struct HostCheck {
+    /// The node name to check for (`uname -n` lower-cased when the daemon runs).
+    pub local_node: Option<String>,
+    /// Report host problems as errors (the daemon) rather than warnings.
+    pub strict: bool,
+    /// Where to look for init scripts (`/etc/init.d`); overridable for tests.
+    pub init_dir: Option<PathBuf>,
+}
+
+impl HostCheck {
+    fn report(&self, diags: &mut Diagnostics, loc: &Loc, msg: String, hint: String) {
+        match self.severity() {
+            Severity::Error => diags.error_hint(loc, msg, hint),
+            Severity::Warning => diags.warn_hint(loc, msg, hint),
+        }
+    }
+
+    fn severity(&self) -> Severity {
+        if self.strict {
+            Severity::Error
+        } else {
+            Severity::Warning
+        }
+    }
+
+    /// Runs every host check over what was read from `confdir`.
+    pub(crate) fn run(&self, p: &Partial, confdir: Option<&Path>, diags: &mut Diagnostics) {
+        let main = p
+            .main_loc
+            .clone()
+            .unwrap_or_else(|| Loc::new(&crate::diag::shared_path("ha.cf"), 0));
+        if let Some(me) = &self.local_node {
+            if !p.nodes.is_empty() && !p.nodes.iter().any(|n| &n.value == me) {
+                self.report(
+                    diags,
+                    &main,
+                    format!("Current node [{me}] not in configuration!"),
+                    "cluster nodes are named by `uname -n` (lower-cased) and must be declared with a `node` line".into(),
+                );
+            }
+        }
+        for m in &p.media {
+            match &m.value {
+                Medium::Serial { device, .. } => match std::fs::metadata(device) {
+                    Err(_) => self.report(
+                        diags,
+                        &m.loc,
+                        format!("Nonexistent serial port [{}]", device.display()),
+                        "check the device name (ls -l /dev/ttyS*)".into(),
+                    ),
+                    Ok(meta) if !meta.file_type().is_char_device() => self.report(
+                        diags,
+                        &m.loc,
+                        format!("Serial port [{}] not a char device", device.display()),
+                        "name a serial device such as /dev/ttyS0".into(),
+                    ),
+                    Ok(_) => {}
+                },
+                Medium::Bcast { iface, .. } | Medium::Ucast { iface, .. } | Medium::Mcast { iface, .. } => {
+                    if !Path::new("/sys/class/net").join(iface).exists() {
+                        self.report(
+                            diags,
+                            &m.loc,
+                            format!("IP interface [{iface}] does not exist on this machine"),
+                            "check the name with `ip link`".into(),
+                        );
+                    }
+                }
+            }
+        }
+        for r in &p.respawn {
+            if nix::unistd::User::from_name(&r.user).ok().flatten().is_none() {
+                self.report(
+                    diags,
+                    &r.loc,
+                    format!("Invalid uid [{}] specified for client child", r.user),
+                    format!("create the user, or name an existing one (getent passwd {})", r.user),
+                );
+            }
+            if !is_executable(Path::new(&r.argv[0])) {
+                self.report(
+                    diags,
+                    &r.loc,
+                    format!("Client child command [{}] is not executable", r.argv[0]),
+                    "check the path and its mode".into(),
+                );
+            }
+        }
+        let init_dir = self.init_dir.clone().unwrap_or_else(|| PathBuf::from("/etc/init.d"));
+        for g in &p.resources {
+            for r in &g.resources {
+                let found = script_path(confdir, &init_dir, &r.script);
+                if found.is_none() && !IP_SCRIPTS.contains(&r.script.as_str()) {
+                    let rd = confdir.map_or_else(|| "resource.d".to_owned(), |d| d.join("resource.d").display().to_string());
+                    self.report(
+                        diags,
+                        &g.loc,
+                        format!("Cannot locate resource script {}", r.script),
+                        format!("put an executable {} in {rd} or {}", r.script, init_dir.display()),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Where a resource script is found: `<confdir>/resource.d/NAME`, then `<init_dir>/NAME`.
+pub fn script_path(confdir: Option<&Path>, init_dir: &Path, name: &str) -> Option<PathBuf> {
+    confdir
+        .map(|d| d.join("resource.d").join(name))
+        .into_iter()
+        .chain(std::iter::once(init_dir.join(name)))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// This machine's node name as heartbeat determines it: the first line of
+/// `<confdir>/nodeinfo` if there is one (ending in a newline, as 3.0.6 requires),
+/// else `uname -n`; lower-cased either way.
+pub fn local_node_name(confdir: Option<&Path>) -> String {
+    let from_file = confdir
+        .and_then(|d| std::fs::read_to_string(d.join("nodeinfo")).ok())
+        .and_then(|text| text.split_once('\n').map(|(first, _)| first.trim().to_owned()))
+        .filter(|s| !s.is_empty());
+    from_file
+        .unwrap_or_else(|| nix::sys::utsname::uname().map_or_else(|_| String::new(), |u| u.nodename().to_string_lossy().into_owned()))
+        .to_ascii_lowercase()
+}

@@ -1,0 +1,280 @@
+//! The configuration as written, before defaults and cross-checks: every value
+//! optional and tagged with its location. Both front ends (ha.cf files, TOML) fill
+//! a [`Partial`]; [`Partial::finish`] applies 3.0.6's defaults and checks and
+//! yields the total [`Config`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hb_core::auth::KeyTable;
+
+use crate::diag::{At, Diagnostics, Loc};
+use crate::model::{
+    ApiAuth, AutoFailback, Compression, CompressionSettings, Config, Coredumps, GenMethod, Logging, Medium, MsgFmt,
+    PingNode, Realtime, ResourceGroup, Respawn, Timing,
+};
+use crate::time::display as t;
+
+/// Where logs go when ha.cf names no destination (the seed's `/var/log/ha-log`).
+pub const DEFAULT_LOGFILE: &str = "/var/log/ha-log";
+
+/// Everything the operator wrote, with locations.
+#[derive(Debug, Default)]
+pub(crate) struct Partial {
+    pub cluster: Option<String>,
+    pub nodes: Vec<At<String>>,
+    pub keepalive: Option<At<Duration>>,
+    pub deadtime: Option<At<Duration>>,
+    pub warntime: Option<At<Duration>>,
+    pub initdead: Option<At<Duration>>,
+    pub deadping: Option<At<Duration>>,
+    pub media: Vec<At<Medium>>,
+    pub ping_nodes: Vec<At<PingNode>>,
+    pub hopfudge: Option<u8>,
+    pub watchdog: Option<PathBuf>,
+    pub auto_failback: Option<At<AutoFailback>>,
+    pub logfile: Option<PathBuf>,
+    pub debugfile: Option<PathBuf>,
+    pub logfacility: Option<Option<String>>,
+    pub syslogmsgfmt: Option<bool>,
+    pub debug: Option<u8>,
+    pub log_badpack: Option<bool>,
+    pub respawn: Vec<Respawn>,
+    pub apiauth: Vec<At<ApiAuth>>,
+    pub env: Vec<(String, String)>,
+    pub msgfmt: Option<MsgFmt>,
+    pub hbgenmethod: Option<GenMethod>,
+    pub realtime: Option<bool>,
+    pub rtprio: Option<u8>,
+    pub coredumps: Option<bool>,
+    pub coreroot: Option<PathBuf>,
+    pub memreserve_kib: Option<u32>,
+    pub compression: Option<Compression>,
+    pub compression_threshold_kib: Option<u32>,
+    pub traditional_compression: Option<bool>,
+    pub max_rexmit_delay: Option<Duration>,
+    pub resources: Vec<ResourceGroup>,
+    pub authkeys: Option<KeyTable>,
+    /// The main configuration file, for diagnostics about the whole configuration.
+    pub main_loc: Option<Loc>,
+}
+
+/// Largest number of nodes (MAXNODE), ping nodes included.
+pub const MAX_NODES: usize = 100;
+/// Largest number of media (MAXMEDIA), ping media included.
+pub const MAX_MEDIA: usize = 64;
+
+impl Partial {
+    /// Applies defaults and the cross-checks of 3.0.6 (`init_config`, spec §6).
+    /// Returns `None` when an error was recorded.
+    pub fn finish(self, diags: &mut Diagnostics) -> Option<Config> {
+        let main = self.main_loc.clone().unwrap_or_else(|| Loc::new(&crate::diag::shared_path("ha.cf"), 0));
+        let timing = self.timing(&main, diags);
+
+        let comm_media = self.media.len();
+        if comm_media == 0 {
+            diags.error_hint(
+                &main,
+                "No heartbeat media defined",
+                "add at least one of bcast, ucast, mcast or serial (ping nodes do not carry heartbeats)",
+            );
+        }
+        if comm_media + self.ping_nodes.len() > MAX_MEDIA {
+            diags.error(&main, format!("Too many media specified (> {MAX_MEDIA})"));
+        }
+        if self.nodes.is_empty() {
+            diags.error_hint(&main, "no nodes defined", "add a `node NAME` line for every cluster member (as `uname -n` prints it)");
+        }
+        let mut nodes: Vec<String> = Vec::new();
+        for n in &self.nodes {
+            if nodes.contains(&n.value) {
+                diags.warn(&n.loc, format!("node {} is listed twice; the second listing is ignored", n.value));
+            } else {
+                nodes.push(n.value.clone());
+            }
+        }
+        let mut ping_names: Vec<&str> = Vec::new();
+        for p in &self.ping_nodes {
+            if nodes.contains(&p.value.name) {
+                diags.error_hint(
+                    &p.loc,
+                    format!("ping node {} is also a cluster node", p.value.name),
+                    "ping nodes must be third parties such as routers or switches, never a cluster member",
+                );
+            } else if ping_names.contains(&p.value.name.as_str()) {
+                diags.error(&p.loc, format!("ping node {} is defined twice", p.value.name));
+            }
+            ping_names.push(&p.value.name);
+        }
+        if nodes.len() + self.ping_nodes.len() > MAX_NODES {
+            diags.error(&main, format!("too many nodes: at most {MAX_NODES}, ping nodes included"));
+        }
+
+        for group in &self.resources {
+            if !nodes.contains(&group.node) {
+                diags.error_hint(
+                    &group.loc,
+                    format!("node {} is not a `node` in ha.cf", group.node),
+                    format!("every haresources line must start with a cluster node: one of {}", nodes.join(", ")),
+                );
+            }
+        }
+
+        let auto_failback = match self.auto_failback {
+            Some(a) => {
+                if a.value == AutoFailback::Legacy && !self.resources.is_empty() {
+                    legacy_warning(&a.loc, diags);
+                }
+                a.value
+            }
+            None => {
+                if !self.resources.is_empty() {
+                    legacy_warning(&main, diags);
+                }
+                AutoFailback::Legacy
+            }
+        };
+
+        let mut logging = Logging {
+            logfile: self.logfile,
+            debugfile: self.debugfile,
+            logfacility: self.logfacility.flatten(),
+            syslogmsgfmt: self.syslogmsgfmt.unwrap_or(true),
+            debug: self.debug.unwrap_or(0),
+            log_badpack: self.log_badpack.unwrap_or(true),
+        };
+        if logging.logfile.is_none() && logging.debugfile.is_none() && logging.logfacility.is_none() {
+            logging.logfile = Some(PathBuf::from(DEFAULT_LOGFILE));
+        }
+
+        let authkeys = self.authkeys;
+        if diags.has_errors() {
+            return None;
+        }
+        Some(Config {
+            cluster: self.cluster.unwrap_or_else(|| "linux-ha".to_owned()),
+            nodes,
+            timing: timing?,
+            media: self.media.into_iter().map(|m| m.value).collect(),
+            ping_nodes: self.ping_nodes.into_iter().map(|p| p.value).collect(),
+            hopfudge: self.hopfudge.unwrap_or(1),
+            watchdog: self.watchdog,
+            auto_failback,
+            logging,
+            respawn: self.respawn,
+            apiauth: self.apiauth.into_iter().map(|a| a.value).collect(),
+            env: self.env,
+            msgfmt: self.msgfmt.unwrap_or(MsgFmt::Classic),
+            hbgenmethod: self.hbgenmethod.unwrap_or(GenMethod::File),
+            realtime: Realtime {
+                enabled: self.realtime.unwrap_or(true),
+                rtprio: self.rtprio,
+            },
+            coredumps: Coredumps {
+                enabled: self.coredumps.unwrap_or(true),
+                coreroot: self.coreroot,
+            },
+            memreserve_kib: self.memreserve_kib.unwrap_or(6500),
+            compression: CompressionSettings {
+                algorithm: self.compression.unwrap_or(Compression::Zlib),
+                threshold_kib: self.compression_threshold_kib.unwrap_or(2),
+                traditional: self.traditional_compression.unwrap_or(false),
+            },
+            max_rexmit_delay: self.max_rexmit_delay.unwrap_or(Duration::from_millis(250)),
+            resources: self.resources,
+            authkeys: authkeys?,
+        })
+    }
+
+    /// Timing defaults and checks, exactly as `init_config` orders them.
+    fn timing(&self, main: &Loc, diags: &mut Diagnostics) -> Option<Timing> {
+        let get = |v: &Option<At<Duration>>| v.as_ref().map(|a| (a.value, a.loc.clone()));
+        let (keepalive, k_loc) = get(&self.keepalive).unwrap_or((Duration::from_millis(1000), main.clone()));
+        let (deadtime, d_loc) = get(&self.deadtime).unwrap_or((Duration::from_millis(30_000), main.clone()));
+        let mut ok = true;
+        if keepalive.is_zero() {
+            diags.error(&k_loc, "keepalive must be greater than 0");
+            ok = false;
+        }
+        if deadtime <= keepalive * 2 {
+            let loc = if self.deadtime.is_some() { &d_loc } else { &k_loc };
+            diags.error_hint(
+                loc,
+                format!(
+                    "Dead time [{}] is too small compared to keepalive [{}]",
+                    t(deadtime),
+                    t(keepalive)
+                ),
+                format!("deadtime must be more than 2 x keepalive (more than {})", t(keepalive * 2)),
+            );
+            ok = false;
+        }
+        let warntime = match get(&self.warntime) {
+            Some((w, loc)) => {
+                if w.is_zero() {
+                    diags.error(&loc, "warntime must be greater than 0");
+                    ok = false;
+                } else if w >= deadtime {
+                    diags.warn_hint(
+                        &loc,
+                        format!("warntime {} is not less than deadtime {}: no late-heartbeat warning can come before a death", t(w), t(deadtime)),
+                        "set warntime between keepalive and deadtime",
+                    );
+                }
+                w
+            }
+            None => deadtime / 2,
+        };
+        let initdead = match get(&self.initdead) {
+            Some((i, loc)) => {
+                if i < deadtime {
+                    diags.error_hint(
+                        &loc,
+                        format!("Initial dead time [{}] is smaller than deadtime [{}]", t(i), t(deadtime)),
+                        "initdead should be at least twice deadtime, and at least 10 seconds",
+                    );
+                    ok = false;
+                } else if i < Duration::from_secs(10) {
+                    diags.warn_hint(
+                        &loc,
+                        format!("Initial dead time [{}] may be too small!", t(i)),
+                        "initdead accounts for slow network start-up: it should be >= deadtime and >= 10 seconds",
+                    );
+                }
+                i
+            }
+            None if deadtime > Duration::from_secs(10) => deadtime,
+            None if deadtime < Duration::from_secs(6) => Duration::from_secs(12),
+            None => deadtime * 2,
+        };
+        let deadping = match get(&self.deadping) {
+            Some((p, loc)) => {
+                if p <= keepalive * 2 {
+                    diags.error_hint(
+                        &loc,
+                        format!("Ping dead time [{}] is too small compared to keepalive [{}]", t(p), t(keepalive)),
+                        format!("deadping must be more than 2 x keepalive (more than {})", t(keepalive * 2)),
+                    );
+                    ok = false;
+                }
+                p
+            }
+            None => deadtime,
+        };
+        ok.then_some(Timing {
+            keepalive,
+            deadtime,
+            warntime,
+            initdead,
+            deadping,
+        })
+    }
+}
+
+fn legacy_warning(loc: &Loc, diags: &mut Diagnostics) {
+    diags.warn_hint(
+        loc,
+        "Deprecated 'legacy' auto_failback option selected.",
+        "write `auto_failback on` (groups return to their home node) or `auto_failback off` (groups stay put)",
+    );
+}
