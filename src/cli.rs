@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-const ABOUT: &str = "A Linux-HA heartbeat compatible cluster manager: service-IP failover between nodes";
+const ABOUT: &str =
+    "A Linux-HA heartbeat compatible cluster manager: service-IP failover between nodes";
 
 const LONG_ABOUT: &str = "\
 heartbeat watches the other nodes of a cluster over several media at once (UDP broadcast,
@@ -52,7 +53,12 @@ pub enum Command {
     /// --strict is given, so a configuration can be checked on another machine.
     CheckConfig {
         /// Configuration directory (ha.cf, haresources, authkeys) or TOML file.
-        #[arg(short = 'c', long = "config", value_name = "DIR|FILE", default_value = "/etc/ha.d")]
+        #[arg(
+            short = 'c',
+            long = "config",
+            value_name = "DIR|FILE",
+            default_value = "/etc/ha.d"
+        )]
         config: PathBuf,
         /// Check as this node (default: this machine's `uname -n`).
         #[arg(long, value_name = "NAME")]
@@ -71,7 +77,12 @@ pub enum Command {
     /// back and compared before the command succeeds.
     ConvertConfig {
         /// Configuration directory to convert.
-        #[arg(short = 'c', long = "config", value_name = "DIR", default_value = "/etc/ha.d")]
+        #[arg(
+            short = 'c',
+            long = "config",
+            value_name = "DIR",
+            default_value = "/etc/ha.d"
+        )]
         config: PathBuf,
         /// Output file (default: standard output).
         #[arg(short, long, value_name = "FILE")]

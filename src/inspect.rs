@@ -29,7 +29,12 @@ fn utc(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 fn printable(bytes: &[u8]) -> String {
@@ -46,7 +51,9 @@ fn write_fields(out: &mut String, msg: &Message, indent: usize) {
                 let text = printable(s);
                 let meaning = std::str::from_utf8(s)
                     .ok()
-                    .filter(|v| !v.is_empty() && v.len() <= 16 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .filter(|v| {
+                        !v.is_empty() && v.len() <= 16 && v.bytes().all(|b| b.is_ascii_hexdigit())
+                    })
                     .and_then(|v| u64::from_str_radix(v, 16).ok())
                     .and_then(|v| hex_meaning(&f.name, v))
                     .filter(|m| *m != text);

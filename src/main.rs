@@ -27,7 +27,11 @@ fn main() -> ExitCode {
             strict,
             quiet,
         } => check_config(&config, node_name, strict, quiet),
-        Command::ConvertConfig { config, output, force } => convert_config(&config, output.as_deref(), force),
+        Command::ConvertConfig {
+            config,
+            output,
+            force,
+        } => convert_config(&config, output.as_deref(), force),
         Command::Inspect { authkeys, packets } => inspect(&authkeys, &packets),
     };
     match result {
@@ -46,9 +50,16 @@ fn print_diagnostics(diags: &[Diagnostic]) {
 }
 
 fn load(config: &Path, node_name: Option<String>, strict: bool) -> Result<Loaded, ConfigError> {
-    let confdir = if config.is_dir() { Some(config) } else { config.parent() };
+    let confdir = if config.is_dir() {
+        Some(config)
+    } else {
+        config.parent()
+    };
     let host = HostCheck {
-        local_node: Some(node_name.map_or_else(|| hb_conf::host::local_node_name(confdir), |n| n.to_ascii_lowercase())),
+        local_node: Some(node_name.map_or_else(
+            || hb_conf::host::local_node_name(confdir),
+            |n| n.to_ascii_lowercase(),
+        )),
         strict,
         init_dir: None,
     };
@@ -58,11 +69,19 @@ fn load(config: &Path, node_name: Option<String>, strict: bool) -> Result<Loaded
 fn refused(e: &ConfigError) -> ExitCode {
     print_diagnostics(&e.diagnostics);
     let n = e.errors().count();
-    eprintln!("configuration refused: {n} error{}", if n == 1 { "" } else { "s" });
+    eprintln!(
+        "configuration refused: {n} error{}",
+        if n == 1 { "" } else { "s" }
+    );
     ExitCode::from(EXIT_INVALID)
 }
 
-fn check_config(config: &Path, node_name: Option<String>, strict: bool, quiet: bool) -> anyhow::Result<ExitCode> {
+fn check_config(
+    config: &Path,
+    node_name: Option<String>,
+    strict: bool,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
     match load(config, node_name, strict) {
         Ok(loaded) => {
             print_diagnostics(&loaded.warnings);
@@ -98,14 +117,20 @@ fn convert_config(config: &Path, output: Option<&Path>, force: bool) -> anyhow::
     };
     // The file holds the keys: create it 0600 and never follow a planted symlink.
     let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).mode(0o600).custom_flags(nix::libc::O_NOFOLLOW);
+    opts.write(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW);
     if force {
         opts.create(true).truncate(true);
     } else {
         opts.create_new(true);
     }
     let mut file = opts.open(output).map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::AlreadyExists { " (use --force to replace it)" } else { "" };
+        let hint = if e.kind() == std::io::ErrorKind::AlreadyExists {
+            " (use --force to replace it)"
+        } else {
+            ""
+        };
         anyhow::anyhow!("cannot create {}: {e}{hint}", output.display())
     })?;
     file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
@@ -119,7 +144,10 @@ fn convert_config(config: &Path, output: Option<&Path>, force: bool) -> anyhow::
             eprintln!("wrote {} (mode 600; it holds the keys)", output.display());
             Ok(ExitCode::SUCCESS)
         }
-        Ok(_) => anyhow::bail!("internal error: {} does not read back as the same configuration", output.display()),
+        Ok(_) => anyhow::bail!(
+            "internal error: {} does not read back as the same configuration",
+            output.display()
+        ),
         Err(e) => {
             print_diagnostics(&e.diagnostics);
             anyhow::bail!("internal error: {} does not read back", output.display())
@@ -134,7 +162,8 @@ fn inspect(authkeys: &Path, packets: &[std::path::PathBuf]) -> anyhow::Result<Ex
     };
     let mut all_ok = true;
     for (i, path) in packets.iter().enumerate() {
-        let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
         let (text, ok) = inspect::describe(&path.display().to_string(), &bytes, &keys);
         if i > 0 {
             println!();
@@ -142,5 +171,9 @@ fn inspect(authkeys: &Path, packets: &[std::path::PathBuf]) -> anyhow::Result<Ex
         print!("{text}");
         all_ok &= ok;
     }
-    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INVALID) })
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_INVALID)
+    })
 }

@@ -31,7 +31,11 @@ pub const MIN_GOOD_KEY_LEN: usize = 8;
 /// Rejects a key file that others can read or change, naming its mode.
 pub fn check_mode(path: &Path) -> Result<(), ConfigError> {
     let meta = std::fs::metadata(path).map_err(|e| {
-        ConfigError::file(path, format!("Cannot open keyfile [{}]: {e}", path.display()), None)
+        ConfigError::file(
+            path,
+            format!("Cannot open keyfile [{}]: {e}", path.display()),
+            None,
+        )
     })?;
     let mode = meta.permissions().mode() & 0o7777;
     if mode & 0o077 != 0 {
@@ -53,6 +57,8 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<
     let file: Arc<Path> = Arc::from(path);
     let mut send: Option<(u32, usize)> = None;
     let mut slots: Vec<(u32, AuthMethod, usize)> = Vec::new();
+    // Key numbers whose line was refused: no second error for `auth N` naming them.
+    let mut refused: Vec<u32> = Vec::new();
     for (i, raw) in text.split('\n').enumerate() {
         let n = i + 1;
         let loc = Loc::new(&file, n);
@@ -70,7 +76,11 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<
                 [_, num] => match slot_number(num) {
                     Some(s) => {
                         if let Some((_, prev)) = send.replace((s, n)) {
-                            diags.error_hint(&loc, format!("auth is given twice (first on line {prev})"), "keep one `auth N` line");
+                            diags.error_hint(
+                                &loc,
+                                format!("auth is given twice (first on line {prev})"),
+                                "keep one `auth N` line",
+                            );
                         }
                     }
                     None => diags.error_hint(
@@ -79,13 +89,21 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<
                         "write `auth N`, with N the number of the key to send with",
                     ),
                 },
-                _ => diags.error_hint(&loc, format!("Invalid auth line [{line}]"), "write `auth N`"),
+                _ => diags.error_hint(
+                    &loc,
+                    format!("Invalid auth line [{line}]"),
+                    "write `auth N`",
+                ),
             }
             continue;
         }
         let Some(num) = slot_number(words[0]) else {
             if words[0].bytes().all(|b| b.is_ascii_digit()) {
-                diags.error_hint(&loc, format!("Invalid authnum [{}]", words[0]), "key numbers are 0 to 15");
+                diags.error_hint(
+                    &loc,
+                    format!("Invalid authnum [{}]", words[0]),
+                    "key numbers are 0 to 15",
+                );
                 continue;
             }
             let hint = if words[0].starts_with("auth") {
@@ -96,6 +114,7 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<
             diags.error_hint(&loc, format!("Auth line [{line}] is invalid"), hint);
             continue;
         };
+        refused.push(num);
         let method = match words.get(1..).unwrap_or_default() {
             ["crc"] => AuthMethod::Crc,
             ["crc", ..] => {
@@ -107,7 +126,11 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<
                 continue;
             }
             [m @ ("md5" | "sha1")] => {
-                diags.error_hint(&loc, format!("Auth method [{m}] requires a key"), format!("write `{num} {m} KEY`"));
+                diags.error_hint(
+                    &loc,
+                    format!("Auth method [{m}] requires a key"),
+                    format!("write `{num} {m} KEY`"),
+                );
                 continue;
             }
             [m @ ("md5" | "sha1"), key] => {
@@ -134,26 +157,44 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<
                 continue;
             }
             [other, ..] => {
-                diags.error_hint(&loc, format!("Invalid authtype [{other}]"), "use crc, md5 or sha1 (lower case)");
+                diags.error_hint(
+                    &loc,
+                    format!("Invalid authtype [{other}]"),
+                    "use crc, md5 or sha1 (lower case)",
+                );
                 continue;
             }
             [] => {
-                diags.error_hint(&loc, format!("Auth line [{line}] is invalid"), "write `N crc`, `N md5 KEY` or `N sha1 KEY`");
+                diags.error_hint(
+                    &loc,
+                    format!("Auth line [{line}] is invalid"),
+                    "write `N crc`, `N md5 KEY` or `N sha1 KEY`",
+                );
                 continue;
             }
         };
         if let Some((_, _, prev)) = slots.iter().find(|(s, _, _)| *s == num) {
-            diags.error_hint(&loc, format!("key {num} is defined twice (first on line {prev})"), "give each key its own number");
+            diags.error_hint(
+                &loc,
+                format!("key {num} is defined twice (first on line {prev})"),
+                "give each key its own number",
+            );
             continue;
         }
+        refused.retain(|r| *r != num);
         slots.push((num, method, n));
     }
     let whole = Loc::new(&file, 0);
     let Some((send_num, send_line)) = send else {
-        diags.error_hint(&whole, "Missing auth directive in keyfile", "add a line `auth N` naming the key to send with");
+        diags.error_hint(
+            &whole,
+            "Missing auth directive in keyfile",
+            "add a line `auth N` naming the key to send with",
+        );
         return None;
     };
     match slots.iter().find(|(s, _, _)| *s == send_num) {
+        None if refused.contains(&send_num) => return None,
         None => {
             diags.error_hint(
                 &Loc::new(&file, send_line),

@@ -19,7 +19,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::diag::{At, Diagnostics, Loc};
-use crate::model::{ApiAuth, AutoFailback, Compression, GenMethod, Medium, MsgFmt, PingNode, Respawn};
+use crate::model::{
+    ApiAuth, AutoFailback, Compression, GenMethod, Medium, MsgFmt, PingNode, Respawn,
+};
 use crate::partial::Partial;
 use crate::time;
 
@@ -40,21 +42,74 @@ pub const BAUD_RATES: [u32; 7] = [9600, 19200, 38400, 57600, 115_200, 230_400, 4
 
 /// syslog facility names `logfacility` accepts (glibc's names, case-sensitive).
 pub const FACILITIES: [&str; 21] = [
-    "auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "mark", "news", "security", "syslog", "user",
-    "uucp", "local0", "local1", "local2", "local3", "local4", "local5", "local6",
+    "auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "mark", "news", "security",
+    "syslog", "user", "uucp", "local0", "local1", "local2", "local3", "local4", "local5", "local6",
 ];
 const FACILITY_LOCAL7: &str = "local7";
 
 /// Every directive name 3.0.6 accepts (for "did you mean" hints).
 const KNOWN: &[&str] = &[
-    "cluster", "node", "hopfudge", "keepalive", "deadtime", "deadping", "initdead", "warntime", "watchdog", "baud",
-    "udpport", "logfacility", "logfile", "debugfile", "nice_failback", "auto_failback", "rtprio", "hbgenmethod",
-    "realtime", "debug", "msgfmt", "use_logd", "conn_logd_time", "use_apphbd", "log_badpack", "syslogmsgfmt",
-    "coredumps", "coreroot", "crm_daemon_dir", "crmd_spawns_pengine", "crm", "pacemaker", "autojoin", "uuidfrom",
-    "compression", "compression_threshold", "traditional_compression", "env", "max_rexmit_delay",
-    "record_config_changes", "record_pengine_inputs", "enable_config_writes", "memreserve", "quorum_server",
-    "stonith", "stonith_host", "apiauth", "respawn", "failfast", "bcast", "ucast", "mcast", "serial", "ping",
-    "ping_group", "ping6", "ucast6", "mcast6", "hbaping", "rds", "udp",
+    "cluster",
+    "node",
+    "hopfudge",
+    "keepalive",
+    "deadtime",
+    "deadping",
+    "initdead",
+    "warntime",
+    "watchdog",
+    "baud",
+    "udpport",
+    "logfacility",
+    "logfile",
+    "debugfile",
+    "nice_failback",
+    "auto_failback",
+    "rtprio",
+    "hbgenmethod",
+    "realtime",
+    "debug",
+    "msgfmt",
+    "use_logd",
+    "conn_logd_time",
+    "use_apphbd",
+    "log_badpack",
+    "syslogmsgfmt",
+    "coredumps",
+    "coreroot",
+    "crm_daemon_dir",
+    "crmd_spawns_pengine",
+    "crm",
+    "pacemaker",
+    "autojoin",
+    "uuidfrom",
+    "compression",
+    "compression_threshold",
+    "traditional_compression",
+    "env",
+    "max_rexmit_delay",
+    "record_config_changes",
+    "record_pengine_inputs",
+    "enable_config_writes",
+    "memreserve",
+    "quorum_server",
+    "stonith",
+    "stonith_host",
+    "apiauth",
+    "respawn",
+    "failfast",
+    "bcast",
+    "ucast",
+    "mcast",
+    "serial",
+    "ping",
+    "ping_group",
+    "ping6",
+    "ucast6",
+    "mcast6",
+    "hbaping",
+    "rds",
+    "udp",
 ];
 
 /// Reads ha.cf text into `partial`.
@@ -67,7 +122,12 @@ pub(crate) fn parse(path: &Path, text: &str, partial: &mut Partial, diags: &mut 
 
 /// Applies directives that come from another front end (TOML): `(line, directive,
 /// value text)`, with the same checks and messages as ha.cf lines.
-pub(crate) fn apply(path: &Path, directives: &[(usize, &str, String)], partial: &mut Partial, diags: &mut Diagnostics) {
+pub(crate) fn apply(
+    path: &Path,
+    directives: &[(usize, &str, String)],
+    partial: &mut Partial,
+    diags: &mut Diagnostics,
+) {
     let mut r = Reader::new(path, partial, diags);
     for (n, directive, rest) in directives {
         r.directive(*n, directive, rest);
@@ -90,7 +150,7 @@ struct Reader<'a> {
 
 /// Splits option values as 3.0.6 does (blanks and commas).
 fn values(rest: &str) -> Vec<&str> {
-    rest.split(|c: char| matches!(c, ',' | ' ' | '\t' | '\r' | '\x0c'))
+    rest.split([',', ' ', '\t', '\r', '\x0c'])
         .filter(|s| !s.is_empty())
         .collect()
 }
@@ -109,7 +169,10 @@ fn parse_bool(v: &str) -> Option<bool> {
 
 /// Checks an interface name the way the kernel limits it.
 pub(crate) fn valid_iface(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 15 && !name.contains(['/', ':']) && !name.chars().any(char::is_whitespace)
+    !name.is_empty()
+        && name.len() <= 15
+        && !name.contains(['/', ':'])
+        && !name.chars().any(char::is_whitespace)
 }
 
 /// Closest known directive, for a hint.
@@ -128,7 +191,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
         }
         prev = cur;
     }
@@ -176,7 +243,12 @@ impl<'a> Reader<'a> {
 
     fn line(&mut self, n: usize, raw: &str) {
         if raw.len() > MAX_LINE {
-            self.error(n, format!("line is longer than {MAX_LINE} characters; heartbeat 3.0.6 would split it"));
+            self.error(
+                n,
+                format!(
+                    "line is longer than {MAX_LINE} characters; heartbeat 3.0.6 would split it"
+                ),
+            );
             return;
         }
         let text = raw.split('#').next().unwrap_or_default();
@@ -203,12 +275,20 @@ impl<'a> Reader<'a> {
     fn one(&mut self, n: usize, name: &'static str, rest: &str) -> Option<String> {
         let vals = values(rest);
         if vals.len() != 1 {
-            let hint = if name.ends_with("time") || name == "keepalive" || name == "deadping" || name == "initdead" {
+            let hint = if name.ends_with("time")
+                || name == "keepalive"
+                || name == "deadping"
+                || name == "initdead"
+            {
                 "write the unit right after the number, without a space: `500ms`, `2` (seconds)"
             } else {
                 "give exactly one value"
             };
-            self.error_hint(n, format!("{name} takes one value, found {}: {rest}", vals.len()), hint);
+            self.error_hint(
+                n,
+                format!("{name} takes one value, found {}: {rest}", vals.len()),
+                hint,
+            );
             return None;
         }
         if let Some(prev) = self.seen.insert(name, n) {
@@ -240,7 +320,11 @@ impl<'a> Reader<'a> {
         let v = self.one(n, name, rest)?;
         let b = parse_bool(&v);
         if b.is_none() {
-            self.error_hint(n, format!("{name}: {v:?} is not a boolean"), "use on/off (or yes/no, true/false, 1/0)");
+            self.error_hint(
+                n,
+                format!("{name}: {v:?} is not a boolean"),
+                "use on/off (or yes/no, true/false, 1/0)",
+            );
         }
         b
     }
@@ -257,7 +341,10 @@ impl<'a> Reader<'a> {
         match v.parse::<T>() {
             Ok(x) if x >= min && x <= max => Some(x),
             _ => {
-                self.error(n, format!("{name}: {v:?} is not a number from {min} to {max}"));
+                self.error(
+                    n,
+                    format!("{name}: {v:?} is not a number from {min} to {max}"),
+                );
                 None
             }
         }
@@ -266,7 +353,11 @@ impl<'a> Reader<'a> {
     fn path(&mut self, n: usize, name: &'static str, rest: &str) -> Option<PathBuf> {
         let v = self.one(n, name, rest)?;
         if !v.starts_with('/') {
-            self.error_hint(n, format!("{name}: {v:?} is not an absolute path"), "write the full path, starting with /");
+            self.error_hint(
+                n,
+                format!("{name}: {v:?} is not an absolute path"),
+                "write the full path, starting with /",
+            );
             return None;
         }
         Some(PathBuf::from(v))
@@ -558,7 +649,9 @@ impl<'a> Reader<'a> {
     }
 
     fn udpport(&mut self, n: usize, rest: &str) {
-        let Some(port) = self.number(n, "udpport", rest, 1u16, u16::MAX) else { return };
+        let Some(port) = self.number(n, "udpport", rest, 1u16, u16::MAX) else {
+            return;
+        };
         // After media, a different port would not reach them in 3.0.6 (they read it
         // once, at their first line); the same port, as in the seed's ha.cf, is harmless.
         if let Some((line, kind)) = self.first_udp_medium.filter(|_| port != self.udpport) {
@@ -576,10 +669,16 @@ impl<'a> Reader<'a> {
 
     fn baud(&mut self, n: usize, rest: &str) {
         if let Some(prev) = self.seen.get("baud").copied() {
-            self.error_hint(n, format!("Baudrate multiply specified (first on line {prev})"), "keep one baud line");
+            self.error_hint(
+                n,
+                format!("Baudrate multiply specified (first on line {prev})"),
+                "keep one baud line",
+            );
             return;
         }
-        let Some(v) = self.one(n, "baud", rest) else { return };
+        let Some(v) = self.one(n, "baud", rest) else {
+            return;
+        };
         let Some(baud) = v.parse::<u32>().ok().filter(|b| BAUD_RATES.contains(b)) else {
             self.error_hint(
                 n,
@@ -606,7 +705,10 @@ impl<'a> Reader<'a> {
                 if !valid_iface(iface) {
                     self.error(n, format!("ucast: [{iface}] is not an interface name"));
                 } else if peer.parse::<Ipv4Addr>().is_err() && !valid_hostname(peer) {
-                    self.error(n, format!("ucast: [{peer}] is not an IPv4 address or host name"));
+                    self.error(
+                        n,
+                        format!("ucast: [{peer}] is not an IPv4 address or host name"),
+                    );
                 } else {
                     let m = Medium::Ucast {
                         iface: (*iface).to_owned(),
@@ -616,8 +718,16 @@ impl<'a> Reader<'a> {
                     self.push_medium(n, m);
                 }
             }
-            [iface] => self.error_hint(n, format!("ucast: [{iface}] missing target IP address/hostname"), "write ucast IFACE PEER-ADDRESS"),
-            _ => self.error_hint(n, format!("ucast takes two words, found: {rest}"), "write ucast IFACE PEER-ADDRESS (one peer per line)"),
+            [iface] => self.error_hint(
+                n,
+                format!("ucast: [{iface}] missing target IP address/hostname"),
+                "write ucast IFACE PEER-ADDRESS",
+            ),
+            _ => self.error_hint(
+                n,
+                format!("ucast takes two words, found: {rest}"),
+                "write ucast IFACE PEER-ADDRESS (one peer per line)",
+            ),
         }
     }
 
@@ -627,7 +737,10 @@ impl<'a> Reader<'a> {
         if w.len() != 5 {
             let what = ["device", "mcast address", "port", "ttl", "loop"];
             let msg = match what.get(w.len()) {
-                Some(missing) => format!("mcast [{}] missing {missing}", w.first().copied().unwrap_or_default()),
+                Some(missing) => format!(
+                    "mcast [{}] missing {missing}",
+                    w.first().copied().unwrap_or_default()
+                ),
                 None => format!("mcast takes five words, found {}: {rest}", w.len()),
             };
             self.error_hint(n, msg, syntax);
@@ -635,11 +748,18 @@ impl<'a> Reader<'a> {
         }
         let iface = w[0];
         if !valid_iface(iface) {
-            self.error(n, format!("mcast device [{iface}] is not an interface name"));
+            self.error(
+                n,
+                format!("mcast device [{iface}] is not an interface name"),
+            );
             return;
         }
         let Some(group) = w[1].parse::<Ipv4Addr>().ok().filter(Ipv4Addr::is_multicast) else {
-            self.error_hint(n, format!("mcast [{iface}] bad addr [{}]", w[1]), "the group must be an IPv4 multicast address (224.0.0.0/4)");
+            self.error_hint(
+                n,
+                format!("mcast [{iface}] bad addr [{}]", w[1]),
+                "the group must be an IPv4 multicast address (224.0.0.0/4)",
+            );
             return;
         };
         let Some(port) = w[2].parse::<u16>().ok().filter(|p| *p > 0) else {
@@ -647,14 +767,22 @@ impl<'a> Reader<'a> {
             return;
         };
         let Some(ttl) = w[3].parse::<u8>().ok().filter(|t| *t <= 4) else {
-            self.error_hint(n, format!("mcast [{iface}] bad ttl [{}]", w[3]), "ttl must be 0 to 4");
+            self.error_hint(
+                n,
+                format!("mcast [{iface}] bad ttl [{}]", w[3]),
+                "ttl must be 0 to 4",
+            );
             return;
         };
         let looped = match w[4] {
             "0" => false,
             "1" => true,
             other => {
-                self.error_hint(n, format!("mcast [{iface}] bad loop [{other}]"), "loop must be 0 or 1");
+                self.error_hint(
+                    n,
+                    format!("mcast [{iface}] bad loop [{other}]"),
+                    "loop must be 0 or 1",
+                );
                 return;
             }
         };
@@ -672,7 +800,11 @@ impl<'a> Reader<'a> {
         let kind = if failfast { "failfast" } else { "respawn" };
         let w = words(rest);
         let Some((user, argv)) = w.split_first().filter(|(_, a)| !a.is_empty()) else {
-            self.error_hint(n, format!("{kind} needs a user and a command"), format!("write {kind} USER /full/path [ARGS...]"));
+            self.error_hint(
+                n,
+                format!("{kind} needs a user and a command"),
+                format!("write {kind} USER /full/path [ARGS...]"),
+            );
             return;
         };
         if user.len() >= 64 {
@@ -680,7 +812,11 @@ impl<'a> Reader<'a> {
             return;
         }
         if !argv[0].starts_with('/') {
-            self.error_hint(n, format!("Client child command [{}] is not full pathname", argv[0]), "write the full path of the program");
+            self.error_hint(
+                n,
+                format!("Client child command [{}] is not full pathname", argv[0]),
+                "write the full path of the program",
+            );
             return;
         }
         self.p.respawn.push(Respawn {
@@ -694,9 +830,14 @@ impl<'a> Reader<'a> {
     fn apiauth(&mut self, n: usize, rest: &str) {
         let syntax = "write apiauth CLIENT [uid=user1,user2] [gid=group1,group2]; one or the other must be given";
         let w = words(rest);
-        let Some((client, specs)) = w.split_first() else { return };
+        let Some((client, specs)) = w.split_first() else {
+            return;
+        };
         if client.len() > 31 {
-            self.error(n, format!("apiauth: client name [{client}] too long (at most 31 characters)"));
+            self.error(
+                n,
+                format!("apiauth: client name [{client}] too long (at most 31 characters)"),
+            );
             return;
         }
         let mut api = ApiAuth {
@@ -710,7 +851,11 @@ impl<'a> Reader<'a> {
                 Some(("uid", l)) => (l, &mut have_uid, "uid"),
                 Some(("gid", l)) => (l, &mut have_gid, "gid"),
                 _ => {
-                    self.error_hint(n, format!("Invalid apiauth directive [{rest}]: unexpected {spec:?}"), syntax);
+                    self.error_hint(
+                        n,
+                        format!("Invalid apiauth directive [{rest}]: unexpected {spec:?}"),
+                        syntax,
+                    );
                     return;
                 }
             };
@@ -718,7 +863,11 @@ impl<'a> Reader<'a> {
                 self.error_hint(n, format!("Duplicate {what} list in apiauth"), syntax);
                 return;
             }
-            let names: Vec<String> = list.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+            let names: Vec<String> = list
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
             if names.is_empty() {
                 self.error_hint(n, format!("Bad {what} list [{list}] in apiauth"), syntax);
                 return;
@@ -735,7 +884,13 @@ impl<'a> Reader<'a> {
         }
         if let Some(prev) = self.p.apiauth.iter().find(|a| a.value.client == api.client) {
             let line = prev.loc.line;
-            self.error(n, format!("Duplicate apiauth directive for API client {} (first on line {line})", api.client));
+            self.error(
+                n,
+                format!(
+                    "Duplicate apiauth directive for API client {} (first on line {line})",
+                    api.client
+                ),
+            );
             return;
         }
         let loc = self.loc(n);
@@ -744,15 +899,21 @@ impl<'a> Reader<'a> {
 
     fn pacemaker(&mut self, n: usize, rest: &str) {
         if let Some(prev) = self.seen.get("pacemaker").copied() {
-            self.error(n, format!("pacemaker/crm directive used multiple times! (first on line {prev})"));
+            self.error(
+                n,
+                format!("pacemaker/crm directive used multiple times! (first on line {prev})"),
+            );
             return;
         }
-        let Some(v) = self.one(n, "pacemaker", rest) else { return };
+        let Some(v) = self.one(n, "pacemaker", rest) else {
+            return;
+        };
         if parse_bool(&v) == Some(false) {
             return;
         }
         let known = parse_bool(&v).is_some()
-            || ["respawn", "minimal", "manual", "ccm-only", "valgrind"].contains(&v.to_ascii_lowercase().as_str());
+            || ["respawn", "minimal", "manual", "ccm-only", "valgrind"]
+                .contains(&v.to_ascii_lowercase().as_str());
         if known {
             self.not_supported(
                 n,
@@ -766,7 +927,9 @@ impl<'a> Reader<'a> {
 
     /// The obsolete `nice_failback`, read exactly as 3.0.6 reads it (spec §8.3).
     fn nice_failback(&mut self, n: usize, rest: &str) {
-        let Some(v) = self.one(n, "nice_failback", rest) else { return };
+        let Some(v) = self.one(n, "nice_failback", rest) else {
+            return;
+        };
         if parse_bool(&v).is_none() {
             self.error(n, format!("nice_failback: {v:?} is not a boolean"));
             return;
@@ -794,7 +957,8 @@ pub(crate) fn valid_hostname(h: &str) -> bool {
     !h.is_empty()
         && h.len() <= 253
         && h.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && h.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
         && h.parse::<Ipv4Addr>().is_err()
         && !h.bytes().all(|b| b.is_ascii_digit() || b == b'.')
 }

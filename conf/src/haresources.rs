@@ -28,9 +28,13 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Vec<Res
     let file: Arc<Path> = Arc::from(path);
     let mut groups: Vec<ResourceGroup> = Vec::new();
     let mut pending: Option<(usize, String)> = None;
-    for (i, raw) in text.split('\n').enumerate() {
+    for (i, raw) in text.lines().enumerate() {
         let n = i + 1;
-        let line = raw.split('#').next().unwrap_or_default().trim_end_matches('\r');
+        let line = raw
+            .split('#')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('\r');
         let (body, continues) = match line.trim_end().strip_suffix('\\') {
             Some(b) => (b, true),
             None => (line, false),
@@ -47,7 +51,10 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Vec<Res
                 let line = prev.loc.line;
                 diags.error_hint(
                     &g.loc,
-                    format!("resource group {} is defined twice (first on line {line})", g.key()),
+                    format!(
+                        "resource group {} is defined twice (first on line {line})",
+                        g.key()
+                    ),
                     "the first resource of a line names its group and must be unique",
                 );
             } else {
@@ -99,7 +106,8 @@ fn group(loc: &Loc, logical: &str, diags: &mut Diagnostics) -> Option<ResourceGr
 /// Parses one resource word.
 pub(crate) fn resource(text: &str) -> Result<Resource, (String, String)> {
     // ResourceManager's test: the glob [0-9]*.[0-9]*.[0-9]*.[0-9]*
-    let ip_shorthand = text.starts_with(|c: char| c.is_ascii_digit()) && text.matches('.').count() >= 3;
+    let ip_shorthand =
+        text.starts_with(|c: char| c.is_ascii_digit()) && text.matches('.').count() >= 3;
     let (script, args): (&str, Vec<&str>) = if ip_shorthand {
         ("IPaddr", vec![text])
     } else {
@@ -111,7 +119,9 @@ pub(crate) fn resource(text: &str) -> Result<Resource, (String, String)> {
         && script != "."
         && script != ".."
         && !script.starts_with('-')
-        && script.bytes().all(|b| b.is_ascii_graphic() && b != b'/' && b != b'\\');
+        && script
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'/' && b != b'\\');
     if !name_ok {
         return Err((
             format!("resource {text:?}: {script:?} is not a script name"),
@@ -166,7 +176,9 @@ pub fn ip_spec(text: &str) -> Result<IpSpec, String> {
             bits.parse::<u8>()
                 .ok()
                 .filter(|b| (1..=32).contains(b) && !bits.starts_with('+'))
-                .ok_or_else(|| format!("bad cidr netmask {bits:?}: expected a prefix length from 1 to 32"))?,
+                .ok_or_else(|| {
+                    format!("bad cidr netmask {bits:?}: expected a prefix length from 1 to 32")
+                })?,
         ),
     };
     let mut iface = None;
@@ -182,7 +194,9 @@ pub fn ip_spec(text: &str) -> Result<IpSpec, String> {
         } else if i == 0 && valid_iface(part) {
             iface = Some((*part).to_owned());
         } else {
-            return Err(format!("{part:?} is neither an interface name nor a broadcast address"));
+            return Err(format!(
+                "{part:?} is neither an interface name nor a broadcast address"
+            ));
         }
     }
     if let (Some(b), Some(p)) = (broadcast, prefix) {
@@ -232,13 +246,19 @@ mod tests {
     #[test]
     fn ip_forms_from_the_seed() {
         let spec = ip_spec("192.0.2.3").expect("plain");
-        assert_eq!((spec.prefix, spec.iface, spec.broadcast), (None, None, None));
+        assert_eq!(
+            (spec.prefix, spec.iface, spec.broadcast),
+            (None, None, None)
+        );
         let spec = ip_spec("192.0.2.3/27").expect("cidr");
         assert_eq!(spec.prefix, Some(27));
         let spec = ip_spec("192.0.2.3/27/192.0.2.16").expect("broadcast third");
         assert_eq!((spec.iface, spec.broadcast), (None, Some(v4("192.0.2.16"))));
         let spec = ip_spec("192.0.2.3/27/eth0/192.0.2.31").expect("all four");
-        assert_eq!((spec.iface.as_deref(), spec.broadcast), (Some("eth0"), Some(v4("192.0.2.31"))));
+        assert_eq!(
+            (spec.iface.as_deref(), spec.broadcast),
+            (Some("eth0"), Some(v4("192.0.2.31")))
+        );
         let spec = ip_spec("192.0.2.3/24/eth0").expect("iface");
         assert_eq!(spec.iface.as_deref(), Some("eth0"));
     }
@@ -258,7 +278,10 @@ mod tests {
     #[test]
     fn scripts_with_arguments() {
         let r = resource("maid::vacuum").expect("parses");
-        assert_eq!((r.script.as_str(), r.args.clone()), ("maid", vec!["vacuum".to_owned()]));
+        assert_eq!(
+            (r.script.as_str(), r.args.clone()),
+            ("maid", vec!["vacuum".to_owned()])
+        );
         let r = resource("Delay::1::0").expect("parses");
         assert_eq!(r.args, vec!["1", "0"]);
         let r = resource("IPaddr2::192.0.2.9/24/eth1").expect("parses");

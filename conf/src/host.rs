@@ -71,7 +71,9 @@ impl HostCheck {
                     ),
                     Ok(_) => {}
                 },
-                Medium::Bcast { iface, .. } | Medium::Ucast { iface, .. } | Medium::Mcast { iface, .. } => {
+                Medium::Bcast { iface, .. }
+                | Medium::Ucast { iface, .. }
+                | Medium::Mcast { iface, .. } => {
                     if !Path::new("/sys/class/net").join(iface).exists() {
                         self.report(
                             diags,
@@ -84,12 +86,19 @@ impl HostCheck {
             }
         }
         for r in &p.respawn {
-            if nix::unistd::User::from_name(&r.user).ok().flatten().is_none() {
+            if nix::unistd::User::from_name(&r.user)
+                .ok()
+                .flatten()
+                .is_none()
+            {
                 self.report(
                     diags,
                     &r.loc,
                     format!("Invalid uid [{}] specified for client child", r.user),
-                    format!("create the user, or name an existing one (getent passwd {})", r.user),
+                    format!(
+                        "create the user, or name an existing one (getent passwd {})",
+                        r.user
+                    ),
                 );
             }
             if !is_executable(Path::new(&r.argv[0])) {
@@ -101,17 +110,27 @@ impl HostCheck {
                 );
             }
         }
-        let init_dir = self.init_dir.clone().unwrap_or_else(|| PathBuf::from("/etc/init.d"));
+        let init_dir = self
+            .init_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/etc/init.d"));
         for g in &p.resources {
             for r in &g.resources {
                 let found = script_path(confdir, &init_dir, &r.script);
                 if found.is_none() && !IP_SCRIPTS.contains(&r.script.as_str()) {
-                    let rd = confdir.map_or_else(|| "resource.d".to_owned(), |d| d.join("resource.d").display().to_string());
+                    let rd = confdir.map_or_else(
+                        || "resource.d".to_owned(),
+                        |d| d.join("resource.d").display().to_string(),
+                    );
                     self.report(
                         diags,
                         &g.loc,
                         format!("Cannot locate resource script {}", r.script),
-                        format!("put an executable {} in {rd} or {}", r.script, init_dir.display()),
+                        format!(
+                            "put an executable {} in {rd} or {}",
+                            r.script,
+                            init_dir.display()
+                        ),
                     );
                 }
             }
@@ -138,9 +157,17 @@ fn is_executable(p: &Path) -> bool {
 pub fn local_node_name(confdir: Option<&Path>) -> String {
     let from_file = confdir
         .and_then(|d| std::fs::read_to_string(d.join("nodeinfo")).ok())
-        .and_then(|text| text.split_once('\n').map(|(first, _)| first.trim().to_owned()))
+        .and_then(|text| {
+            text.split_once('\n')
+                .map(|(first, _)| first.trim().to_owned())
+        })
         .filter(|s| !s.is_empty());
     from_file
-        .unwrap_or_else(|| nix::sys::utsname::uname().map_or_else(|_| String::new(), |u| u.nodename().to_string_lossy().into_owned()))
+        .unwrap_or_else(|| {
+            nix::sys::utsname::uname().map_or_else(
+                |_| String::new(),
+                |u| u.nodename().to_string_lossy().into_owned(),
+            )
+        })
         .to_ascii_lowercase()
 }

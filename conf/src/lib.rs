@@ -64,7 +64,13 @@ pub fn load_dir(dir: &Path, host: &HostCheck) -> Result<Loaded, ConfigError> {
         let path = dir.join(name);
         std::fs::read_to_string(&path)
             .map(|text| (path.clone(), text))
-            .map_err(|e| ConfigError::file(&path, format!("Cannot open {what} [{}]: {e}", path.display()), hint_for(name)))
+            .map_err(|e| {
+                ConfigError::file(
+                    &path,
+                    format!("Cannot open {what} [{}]: {e}", path.display()),
+                    hint_for(name),
+                )
+            })
     };
     let (hacf_path, hacf_text) = read("ha.cf", "config file")?;
     let (hares_path, hares_text) = read("haresources", "resources file")?;
@@ -82,22 +88,37 @@ pub fn load_dir(dir: &Path, host: &HostCheck) -> Result<Loaded, ConfigError> {
 
 /// Loads a TOML configuration file (see [`toml_form`]).
 pub fn load_toml(file: &Path, host: &HostCheck) -> Result<Loaded, ConfigError> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| ConfigError::file(file, format!("Cannot open config file [{}]: {e}", file.display()), None))?;
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        ConfigError::file(
+            file,
+            format!("Cannot open config file [{}]: {e}", file.display()),
+            None,
+        )
+    })?;
     let mut diags = Diagnostics::default();
     let p = toml_form::parse(file, &text, &mut diags)?;
-    let confdir = file.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let confdir = file
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     finish(p, &confdir, host, diags)
 }
 
 /// Reads an authkeys file on its own (for `inspect`). With `check_mode`, a file
 /// that group or others can access is refused, as the daemon refuses it.
-pub fn read_authkeys(path: &Path, check_mode: bool) -> Result<hb_core::auth::KeyTable, ConfigError> {
+pub fn read_authkeys(
+    path: &Path,
+    check_mode: bool,
+) -> Result<hb_core::auth::KeyTable, ConfigError> {
     if check_mode {
         check_authkeys_mode(path)?;
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::file(path, format!("Cannot open keyfile [{}]: {e}", path.display()), None))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::file(
+            path,
+            format!("Cannot open keyfile [{}]: {e}", path.display()),
+            None,
+        )
+    })?;
     let mut diags = Diagnostics::default();
     let keys = authkeys::parse(path, &text, &mut diags);
     match keys {
@@ -108,7 +129,12 @@ pub fn read_authkeys(path: &Path, check_mode: bool) -> Result<hb_core::auth::Key
     }
 }
 
-fn finish(p: Partial, confdir: &Path, host: &HostCheck, mut diags: Diagnostics) -> Result<Loaded, ConfigError> {
+fn finish(
+    p: Partial,
+    confdir: &Path,
+    host: &HostCheck,
+    mut diags: Diagnostics,
+) -> Result<Loaded, ConfigError> {
     host.run(&p, Some(confdir), &mut diags);
     let config = p.finish(&mut diags);
     let diagnostics = diags.into_vec();
@@ -124,7 +150,10 @@ fn finish(p: Partial, confdir: &Path, host: &HostCheck, mut diags: Diagnostics) 
 
 fn hint_for(name: &str) -> Option<String> {
     Some(match name {
-        "haresources" => "create it (an empty file if this cluster manages no resources); see conf/examples/".into(),
+        "haresources" => {
+            "create it (an empty file if this cluster manages no resources); see conf/examples/"
+                .into()
+        }
         "authkeys" => "create it with `auth 1` and `1 sha1 SOME-LONG-KEY`, mode 600".into(),
         _ => "an annotated example is in conf/examples/seed/ha.cf".into(),
     })

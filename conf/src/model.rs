@@ -140,7 +140,9 @@ impl Medium {
     /// The link name heartbeat logs (`Link n2:eth1 up.`): the interface, or the device path.
     pub fn link_name(&self) -> String {
         match self {
-            Medium::Bcast { iface, .. } | Medium::Ucast { iface, .. } | Medium::Mcast { iface, .. } => iface.clone(),
+            Medium::Bcast { iface, .. }
+            | Medium::Ucast { iface, .. }
+            | Medium::Mcast { iface, .. } => iface.clone(),
             Medium::Serial { device, .. } => device.display().to_string(),
         }
     }

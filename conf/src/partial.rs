@@ -10,8 +10,8 @@ use hb_core::auth::KeyTable;
 
 use crate::diag::{At, Diagnostics, Loc};
 use crate::model::{
-    ApiAuth, AutoFailback, Compression, CompressionSettings, Config, Coredumps, GenMethod, Logging, Medium, MsgFmt,
-    PingNode, Realtime, ResourceGroup, Respawn, Timing,
+    ApiAuth, AutoFailback, Compression, CompressionSettings, Config, Coredumps, GenMethod, Logging,
+    Medium, MsgFmt, PingNode, Realtime, ResourceGroup, Respawn, Timing,
 };
 use crate::time::display as t;
 
@@ -68,7 +68,10 @@ impl Partial {
     /// Applies defaults and the cross-checks of 3.0.6 (`init_config`, spec §6).
     /// Returns `None` when an error was recorded.
     pub fn finish(self, diags: &mut Diagnostics) -> Option<Config> {
-        let main = self.main_loc.clone().unwrap_or_else(|| Loc::new(&crate::diag::shared_path("ha.cf"), 0));
+        let main = self
+            .main_loc
+            .clone()
+            .unwrap_or_else(|| Loc::new(&crate::diag::shared_path("ha.cf"), 0));
         let timing = self.timing(&main, diags);
 
         let comm_media = self.media.len();
@@ -83,12 +86,22 @@ impl Partial {
             diags.error(&main, format!("Too many media specified (> {MAX_MEDIA})"));
         }
         if self.nodes.is_empty() {
-            diags.error_hint(&main, "no nodes defined", "add a `node NAME` line for every cluster member (as `uname -n` prints it)");
+            diags.error_hint(
+                &main,
+                "no nodes defined",
+                "add a `node NAME` line for every cluster member (as `uname -n` prints it)",
+            );
         }
         let mut nodes: Vec<String> = Vec::new();
         for n in &self.nodes {
             if nodes.contains(&n.value) {
-                diags.warn(&n.loc, format!("node {} is listed twice; the second listing is ignored", n.value));
+                diags.warn(
+                    &n.loc,
+                    format!(
+                        "node {} is listed twice; the second listing is ignored",
+                        n.value
+                    ),
+                );
             } else {
                 nodes.push(n.value.clone());
             }
@@ -102,12 +115,18 @@ impl Partial {
                     "ping nodes must be third parties such as routers or switches, never a cluster member",
                 );
             } else if ping_names.contains(&p.value.name.as_str()) {
-                diags.error(&p.loc, format!("ping node {} is defined twice", p.value.name));
+                diags.error(
+                    &p.loc,
+                    format!("ping node {} is defined twice", p.value.name),
+                );
             }
             ping_names.push(&p.value.name);
         }
         if nodes.len() + self.ping_nodes.len() > MAX_NODES {
-            diags.error(&main, format!("too many nodes: at most {MAX_NODES}, ping nodes included"));
+            diags.error(
+                &main,
+                format!("too many nodes: at most {MAX_NODES}, ping nodes included"),
+            );
         }
 
         for group in &self.resources {
@@ -115,7 +134,10 @@ impl Partial {
                 diags.error_hint(
                     &group.loc,
                     format!("node {} is not a `node` in ha.cf", group.node),
-                    format!("every haresources line must start with a cluster node: one of {}", nodes.join(", ")),
+                    format!(
+                        "every haresources line must start with a cluster node: one of {}",
+                        nodes.join(", ")
+                    ),
                 );
             }
         }
@@ -143,7 +165,8 @@ impl Partial {
             debug: self.debug.unwrap_or(0),
             log_badpack: self.log_badpack.unwrap_or(true),
         };
-        if logging.logfile.is_none() && logging.debugfile.is_none() && logging.logfacility.is_none() {
+        if logging.logfile.is_none() && logging.debugfile.is_none() && logging.logfacility.is_none()
+        {
             logging.logfile = Some(PathBuf::from(DEFAULT_LOGFILE));
         }
 
@@ -189,15 +212,21 @@ impl Partial {
     /// Timing defaults and checks, exactly as `init_config` orders them.
     fn timing(&self, main: &Loc, diags: &mut Diagnostics) -> Option<Timing> {
         let get = |v: &Option<At<Duration>>| v.as_ref().map(|a| (a.value, a.loc.clone()));
-        let (keepalive, k_loc) = get(&self.keepalive).unwrap_or((Duration::from_millis(1000), main.clone()));
-        let (deadtime, d_loc) = get(&self.deadtime).unwrap_or((Duration::from_millis(30_000), main.clone()));
+        let (keepalive, k_loc) =
+            get(&self.keepalive).unwrap_or((Duration::from_millis(1000), main.clone()));
+        let (deadtime, d_loc) =
+            get(&self.deadtime).unwrap_or((Duration::from_millis(30_000), main.clone()));
         let mut ok = true;
         if keepalive.is_zero() {
             diags.error(&k_loc, "keepalive must be greater than 0");
             ok = false;
         }
         if deadtime <= keepalive * 2 {
-            let loc = if self.deadtime.is_some() { &d_loc } else { &k_loc };
+            let loc = if self.deadtime.is_some() {
+                &d_loc
+            } else {
+                &k_loc
+            };
             diags.error_hint(
                 loc,
                 format!(
@@ -205,7 +234,10 @@ impl Partial {
                     t(deadtime),
                     t(keepalive)
                 ),
-                format!("deadtime must be more than 2 x keepalive (more than {})", t(keepalive * 2)),
+                format!(
+                    "deadtime must be more than 2 x keepalive (more than {})",
+                    t(keepalive * 2)
+                ),
             );
             ok = false;
         }
@@ -230,7 +262,11 @@ impl Partial {
                 if i < deadtime {
                     diags.error_hint(
                         &loc,
-                        format!("Initial dead time [{}] is smaller than deadtime [{}]", t(i), t(deadtime)),
+                        format!(
+                            "Initial dead time [{}] is smaller than deadtime [{}]",
+                            t(i),
+                            t(deadtime)
+                        ),
                         "initdead should be at least twice deadtime, and at least 10 seconds",
                     );
                     ok = false;
@@ -252,8 +288,15 @@ impl Partial {
                 if p <= keepalive * 2 {
                     diags.error_hint(
                         &loc,
-                        format!("Ping dead time [{}] is too small compared to keepalive [{}]", t(p), t(keepalive)),
-                        format!("deadping must be more than 2 x keepalive (more than {})", t(keepalive * 2)),
+                        format!(
+                            "Ping dead time [{}] is too small compared to keepalive [{}]",
+                            t(p),
+                            t(keepalive)
+                        ),
+                        format!(
+                            "deadping must be more than 2 x keepalive (more than {})",
+                            t(keepalive * 2)
+                        ),
                     );
                     ok = false;
                 }

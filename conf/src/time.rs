@@ -26,7 +26,10 @@ impl fmt::Display for TimeError {
         match self {
             TimeError::NoNumber => f.write_str("expected a number"),
             TimeError::BadNumber => f.write_str("malformed number"),
-            TimeError::BadUnit(u) => write!(f, "unknown time unit {u:?} (use ms, msec, us, usec, or none for seconds)"),
+            TimeError::BadUnit(u) => write!(
+                f,
+                "unknown time unit {u:?} (use ms, msec, us, usec, or none for seconds)"
+            ),
             TimeError::TooLarge => write!(f, "too large (at most {MAX_MS} ms)"),
         }
     }
@@ -35,7 +38,10 @@ impl fmt::Display for TimeError {
 /// Parses a time value.
 pub fn parse(text: &str) -> Result<Duration, TimeError> {
     let s = text.trim_start();
-    let num_len = s.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
+    let num_len = s
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || *b == b'.')
+        .count();
     let (num, rest) = s.split_at(num_len);
     if !num.bytes().any(|b| b.is_ascii_digit()) {
         return Err(TimeError::NoNumber);
@@ -60,7 +66,7 @@ pub fn parse(text: &str) -> Result<Duration, TimeError> {
 /// Writes a duration the way an operator would: `2s`, `1500ms`.
 pub fn display(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")

@@ -181,7 +181,10 @@ impl Lines<'_> {
     /// One ha.cf word: refuses what ha.cf could not express.
     fn word(&mut self, line: usize, what: &str, v: &str) -> String {
         if v.is_empty() || v.contains([' ', '\t', ',', '#', '\n', '\r']) {
-            self.bad.push((line, format!("{what}: {v:?} must be one word without blanks, commas or '#'")));
+            self.bad.push((
+                line,
+                format!("{what}: {v:?} must be one word without blanks, commas or '#'"),
+            ));
         }
         v.to_owned()
     }
@@ -206,7 +209,9 @@ impl Lines<'_> {
                     let w = self.word(line, directive, &value);
                     self.push(line, directive, w);
                 }
-                Err(e) => self.bad.push((line, format!("{directive} = {:?}: {e}", v.get_ref()))),
+                Err(e) => self
+                    .bad
+                    .push((line, format!("{directive} = {:?}: {e}", v.get_ref()))),
             }
         }
     }
@@ -221,7 +226,11 @@ impl Lines<'_> {
     fn boolean(&mut self, directive: &'static str, v: &Option<Spanned<bool>>) {
         if let Some(v) = v {
             let line = self.line_of(v.span());
-            self.push(line, directive, if *v.get_ref() { "on" } else { "off" }.to_owned());
+            self.push(
+                line,
+                directive,
+                if *v.get_ref() { "on" } else { "off" }.to_owned(),
+            );
         }
     }
 }
@@ -230,7 +239,11 @@ impl Lines<'_> {
 fn toml_time(s: &str) -> Result<String, String> {
     let s = s.trim();
     let lower = s.to_ascii_lowercase();
-    if lower.ends_with("ms") || lower.ends_with("us") || lower.ends_with("msec") || lower.ends_with("usec") {
+    if lower.ends_with("ms")
+        || lower.ends_with("us")
+        || lower.ends_with("msec")
+        || lower.ends_with("usec")
+    {
         Ok(s.to_owned())
     } else if let Some(secs) = s.strip_suffix('s') {
         Ok(secs.trim_end().to_owned())
@@ -244,7 +257,11 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// Reads a TOML configuration into a [`Partial`].
-pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Result<Partial, ConfigError> {
+pub(crate) fn parse(
+    path: &Path,
+    text: &str,
+    diags: &mut Diagnostics,
+) -> Result<Partial, ConfigError> {
     let file: Arc<Path> = Arc::from(path);
     let f: File = toml::from_str(text).map_err(|e| {
         let line = e.span().map_or(0, |s| line_of(text, s.start));
@@ -343,7 +360,11 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Result<
         for a in &r.command {
             words.push(l.word(line, "respawn command", a));
         }
-        l.push(line, if r.failfast { "failfast" } else { "respawn" }, words.join(" "));
+        l.push(
+            line,
+            if r.failfast { "failfast" } else { "respawn" },
+            words.join(" "),
+        );
     }
     for a in &f.apiauth {
         let line = l.line_of(a.span());
@@ -351,7 +372,10 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Result<
         let mut words = vec![l.word(line, "apiauth client", &a.client)];
         for (key, list) in [("uid", &a.uid), ("gid", &a.gid)] {
             if !list.is_empty() {
-                let names: Vec<String> = list.iter().map(|n| l.word(line, "apiauth name", n)).collect();
+                let names: Vec<String> = list
+                    .iter()
+                    .map(|n| l.word(line, "apiauth name", n))
+                    .collect();
                 words.push(format!("{key}={}", names.join(",")));
             }
         }
@@ -376,9 +400,12 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Result<
     l.boolean("traditional_compression", &f.traditional_compression);
     if let Some(v) = &f.max_rexmit_delay {
         let line = l.line_of(v.span());
-        match toml_time(v.get_ref()).and_then(|h| crate::time::parse(&h).map_err(|e| e.to_string())) {
+        match toml_time(v.get_ref()).and_then(|h| crate::time::parse(&h).map_err(|e| e.to_string()))
+        {
             Ok(d) => l.push(line, "max_rexmit_delay", d.as_millis().to_string()),
-            Err(e) => l.bad.push((line, format!("max_rexmit_delay = {:?}: {e}", v.get_ref()))),
+            Err(e) => l
+                .bad
+                .push((line, format!("max_rexmit_delay = {:?}: {e}", v.get_ref()))),
         }
     }
 
@@ -398,7 +425,13 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Result<
     let mut sub = Diagnostics::default();
     p.resources = haresources::parse(path, &hares, &mut sub);
     for g in &mut p.resources {
-        g.loc = Loc::new(&file, hares_lines.get(g.loc.line.wrapping_sub(1)).copied().unwrap_or(0));
+        g.loc = Loc::new(
+            &file,
+            hares_lines
+                .get(g.loc.line.wrapping_sub(1))
+                .copied()
+                .unwrap_or(0),
+        );
     }
     remap(sub, &hares_lines, &file, diags);
 
@@ -409,7 +442,13 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Result<
     for k in &f.auth.get_ref().keys {
         key_lines.push(line_of(text, k.span().start));
         let k = k.get_ref();
-        let _ = writeln!(keys, "{} {} {}", k.slot, k.method, k.key.as_deref().unwrap_or_default());
+        let _ = writeln!(
+            keys,
+            "{} {} {}",
+            k.slot,
+            k.method,
+            k.key.as_deref().unwrap_or_default()
+        );
     }
     let mut sub = Diagnostics::default();
     p.authkeys = authkeys::parse(path, &keys, &mut sub);
@@ -420,7 +459,10 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Result<
 /// Moves diagnostics of a synthesized text (line i) to the TOML line it came from.
 fn remap(sub: Diagnostics, lines: &[usize], file: &Arc<Path>, diags: &mut Diagnostics) {
     for mut d in sub.into_vec() {
-        d.loc = Loc::new(file, lines.get(d.loc.line.wrapping_sub(1)).copied().unwrap_or(0));
+        d.loc = Loc::new(
+            file,
+            lines.get(d.loc.line.wrapping_sub(1)).copied().unwrap_or(0),
+        );
         diags.push_diagnostic(d);
     }
 }
@@ -431,7 +473,12 @@ fn remap(sub: Diagnostics, lines: &[usize], file: &Arc<Path>, diags: &mut Diagno
 pub fn write(c: &Config, redact_keys: bool) -> String {
     let mut o = String::new();
     let q = |s: &str| toml::Value::String(s.to_owned()).to_string();
-    let list = |v: &[String]| format!("[{}]", v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", "));
+    let list = |v: &[String]| {
+        format!(
+            "[{}]",
+            v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
+        )
+    };
     let _ = writeln!(o, "# heartbeat configuration (TOML form)\n");
     let _ = writeln!(o, "cluster = {}", q(&c.cluster));
     let _ = writeln!(o, "nodes = {}", list(&c.nodes));
@@ -503,9 +550,17 @@ pub fn write(c: &Config, redact_keys: bool) -> String {
     );
     let _ = writeln!(o, "compression_threshold = {}", c.compression.threshold_kib);
     let _ = writeln!(o, "traditional_compression = {}", c.compression.traditional);
-    let _ = writeln!(o, "max_rexmit_delay = {}", q(&format!("{}ms", c.max_rexmit_delay.as_millis())));
+    let _ = writeln!(
+        o,
+        "max_rexmit_delay = {}",
+        q(&format!("{}ms", c.max_rexmit_delay.as_millis()))
+    );
     if !c.env.is_empty() {
-        let pairs: Vec<String> = c.env.iter().map(|(k, v)| format!("{} = {}", q(k), q(v))).collect();
+        let pairs: Vec<String> = c
+            .env
+            .iter()
+            .map(|(k, v)| format!("{} = {}", q(k), q(v)))
+            .collect();
         let _ = writeln!(o, "env = {{ {} }}", pairs.join(", "));
     }
 
@@ -517,7 +572,11 @@ pub fn write(c: &Config, redact_keys: bool) -> String {
     if let Some(f) = &lg.debugfile {
         let _ = writeln!(o, "debugfile = {}", q(&f.display().to_string()));
     }
-    let _ = writeln!(o, "logfacility = {}", q(lg.logfacility.as_deref().unwrap_or("none")));
+    let _ = writeln!(
+        o,
+        "logfacility = {}",
+        q(lg.logfacility.as_deref().unwrap_or("none"))
+    );
     let _ = writeln!(o, "syslogmsgfmt = {}", lg.syslogmsgfmt);
     let _ = writeln!(o, "debug = {}", lg.debug);
     let _ = writeln!(o, "log_badpack = {}", lg.log_badpack);
@@ -551,7 +610,12 @@ pub fn write(c: &Config, redact_keys: bool) -> String {
         }
     }
     for r in &c.respawn {
-        let _ = writeln!(o, "\n[[respawn]]\nuser = {}\ncommand = {}", q(&r.user), list(&r.argv));
+        let _ = writeln!(
+            o,
+            "\n[[respawn]]\nuser = {}\ncommand = {}",
+            q(&r.user),
+            list(&r.argv)
+        );
         if r.failfast {
             let _ = writeln!(o, "failfast = true");
         }
@@ -567,7 +631,12 @@ pub fn write(c: &Config, redact_keys: bool) -> String {
     }
     for g in &c.resources {
         let texts: Vec<String> = g.resources.iter().map(|r| r.text.clone()).collect();
-        let _ = writeln!(o, "\n[[resources]]\nnode = {}\nresources = {}", q(&g.node), list(&texts));
+        let _ = writeln!(
+            o,
+            "\n[[resources]]\nnode = {}\nresources = {}",
+            q(&g.node),
+            list(&texts)
+        );
     }
     let _ = writeln!(o, "\n[auth]\nsend = {}\nkeys = [", c.authkeys.send_slot());
     for (slot, m) in c.authkeys.slots() {

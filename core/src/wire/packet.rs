@@ -145,7 +145,12 @@ impl<'a> Parsed<'a> {
     /// The inner `auth=` field, parsed; `None` if the message has none. Like
     /// 3.0.6, the last `auth` field counts.
     pub fn inner_auth(&self) -> Option<Result<Signature, AuthError>> {
-        let field = self.message.fields().iter().rev().find(|f| f.name == "auth")?;
+        let field = self
+            .message
+            .fields()
+            .iter()
+            .rev()
+            .find(|f| f.name == "auth")?;
         match &field.value {
             super::Value::Str(token) => Some(Signature::parse(token)),
             _ => Some(Err(AuthError::BadToken("(non-string auth field)".into()))),

@@ -1,0 +1,341 @@
+//! Table of bad configurations: each must be refused with exactly this first
+//! error, at exactly this file and line. The base configuration is valid; each case
+//! replaces one file (ha.cf, haresources, authkeys, or the TOML form).
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+
+use hb_conf::{HostCheck, Severity};
+
+const HACF: &str = "keepalive 1\ndeadtime 10\nbcast eth1\nnode n1 n2\nauto_failback on\n";
+const HARES: &str = "n1 192.0.2.10 svc\n";
+const KEYS: &str = "auth 1\n1 sha1 abcdefgh12345678\n";
+const TOML: &str = r#"nodes = ["n1", "n2"]
+keepalive = "1s"
+deadtime = "10s"
+auto_failback = "on"
+
+[[media]]
+type = "bcast"
+interface = "eth1"
+
+[[resources]]
+node = "n1"
+resources = ["192.0.2.10", "svc"]
+
+[auth]
+send = 1
+keys = [{ slot = 1, method = "sha1", key = "abcdefgh12345678" }]
+"#;
+
+/// Which file a case replaces.
+#[derive(Clone, Copy, Debug)]
+enum F {
+    HaCf,
+    HaRes,
+    Keys,
+    Toml,
+}
+
+struct Case {
+    name: &'static str,
+    file: F,
+    text: &'static str,
+    /// Line of the first error (0 = the whole file).
+    line: usize,
+    /// Exact first error message.
+    message: &'static str,
+}
+
+const fn case(
+    name: &'static str,
+    file: F,
+    text: &'static str,
+    line: usize,
+    message: &'static str,
+) -> Case {
+    Case {
+        name,
+        file,
+        text,
+        line,
+        message,
+    }
+}
+
+fn cases() -> Vec<Case> {
+    use F::*;
+    vec![
+        // ha.cf: directives and values
+        case("unknown directive", HaCf, "keepalve 1\ndeadtime 10\nbcast eth1\nnode n1 n2\n", 1, "Illegal directive [keepalve]"),
+        case("directive names are case-sensitive", HaCf, "KeepAlive 1\nbcast eth1\nnode n1 n2\n", 1, "Illegal directive [KeepAlive]"),
+        case("bad time unit", HaCf, "keepalive 2s\nbcast eth1\nnode n1 n2\n", 1,
+            "keepalive: bad time value \"2s\": unknown time unit \"s\" (use ms, msec, us, usec, or none for seconds)"),
+        case("time with a blank before the unit", HaCf, "keepalive 1\ndeadtime 10 ms\nbcast eth1\nnode n1 n2\n", 2,
+            "deadtime takes one value, found 2: 10 ms"),
+        case("time that is not a number", HaCf, "keepalive 1\nwarntime soon\nbcast eth1\nnode n1 n2\n", 2,
+            "warntime: bad time value \"soon\": expected a number"),
+        case("directive without a value", HaCf, "keepalive\nbcast eth1\nnode n1 n2\n", 1, "keepalive needs a value"),
+        case("deadtime smaller than keepalive", HaCf, "keepalive 2\ndeadtime 1\nbcast eth1\nnode n1 n2\n", 2,
+            "Dead time [1s] is too small compared to keepalive [2s]"),
+        case("deadtime exactly twice keepalive", HaCf, "keepalive 500ms\ndeadtime 1\nbcast eth1\nnode n1 n2\n", 2,
+            "Dead time [1s] is too small compared to keepalive [500ms]"),
+        case("default deadtime against a long keepalive", HaCf, "keepalive 20\nbcast eth1\nnode n1 n2\n", 1,
+            "Dead time [30s] is too small compared to keepalive [20s]"),
+        case("initdead smaller than deadtime", HaCf, "keepalive 1\ndeadtime 10\ninitdead 5\nbcast eth1\nnode n1 n2\n", 3,
+            "Initial dead time [5s] is smaller than deadtime [10s]"),
+        case("keepalive zero", HaCf, "keepalive 0\ndeadtime 10\nbcast eth1\nnode n1 n2\n", 1, "keepalive must be greater than 0"),
+        case("warntime zero", HaCf, "warntime 0ms\nbcast eth1\nnode n1 n2\n", 1, "warntime must be greater than 0"),
+        case("deadping too small", HaCf, "keepalive 1\ndeadtime 10\ndeadping 2\nbcast eth1\nnode n1 n2\n", 3,
+            "Ping dead time [2s] is too small compared to keepalive [1s]"),
+        case("udpport after bcast", HaCf, "keepalive 1\ndeadtime 10\nbcast eth1\nudpport 695\nnode n1 n2\n", 4,
+            "udpport setting must precede media statements (bcast on line 3)"),
+        case("udpport after ucast", HaCf, "ucast eth1 192.0.2.2\nudpport 7000\nnode n1 n2\n", 2,
+            "udpport setting must precede media statements (ucast on line 1)"),
+        case("udpport zero", HaCf, "udpport 0\nbcast eth1\nnode n1 n2\n", 1, "udpport: \"0\" is not a number from 1 to 65535"),
+        case("udpport too large", HaCf, "udpport 70000\nbcast eth1\nnode n1 n2\n", 1, "udpport: \"70000\" is not a number from 1 to 65535"),
+        case("unsupported baud", HaCf, "baud 12345\nserial /dev/ttyS0\nnode n1 n2\n", 1, "invalid baudrate [12345] specified"),
+        case("baud after serial", HaCf, "serial /dev/ttyS0\nbaud 38400\nnode n1 n2\n", 2,
+            "baudrate setting must precede media statements (serial on line 1)"),
+        case("baud twice", HaCf, "baud 9600\nbaud 9600\nserial /dev/ttyS0\nnode n1 n2\n", 2, "Baudrate multiply specified (first on line 1)"),
+        case("watchdog twice", HaCf, "watchdog /dev/watchdog\nwatchdog /dev/watchdog1\nbcast eth1\nnode n1 n2\n", 2,
+            "Watchdog device multiply specified (first on line 1)"),
+        case("watchdog relative", HaCf, "watchdog watchdog\nbcast eth1\nnode n1 n2\n", 1, "watchdog: \"watchdog\" is not an absolute path"),
+        case("no media", HaCf, "keepalive 1\ndeadtime 10\nnode n1 n2\n", 0, "No heartbeat media defined"),
+        case("ping is not a heartbeat medium", HaCf, "ping 192.0.2.1\nnode n1 n2\n", 0, "No heartbeat media defined"),
+        case("no nodes", HaCf, "bcast eth1\n", 0, "no nodes defined"),
+        case("mcast group not multicast", HaCf, "mcast eth1 192.0.2.1 694 1 0\nnode n1 n2\n", 1, "mcast [eth1] bad addr [192.0.2.1]"),
+        case("mcast ttl over 4", HaCf, "mcast eth1 239.0.0.1 694 5 0\nnode n1 n2\n", 1, "mcast [eth1] bad ttl [5]"),
+        case("mcast loop not 0 or 1", HaCf, "mcast eth1 239.0.0.1 694 1 2\nnode n1 n2\n", 1, "mcast [eth1] bad loop [2]"),
+        case("mcast missing port", HaCf, "mcast eth1 239.0.0.1\nnode n1 n2\n", 1, "mcast [eth1] missing port"),
+        case("mcast port zero", HaCf, "mcast eth1 239.0.0.1 0 1 0\nnode n1 n2\n", 1, "mcast [eth1] bad port [0]"),
+        case("ucast missing peer", HaCf, "ucast eth1\nnode n1 n2\n", 1, "ucast: [eth1] missing target IP address/hostname"),
+        case("ucast malformed IP", HaCf, "ucast eth1 192.0.2.300\nnode n1 n2\n", 1, "ucast: [192.0.2.300] is not an IPv4 address or host name"),
+        case("ucast extra words", HaCf, "ucast eth1 192.0.2.2 192.0.2.3\nnode n1 n2\n", 1, "ucast takes two words, found: eth1 192.0.2.2 192.0.2.3"),
+        case("bcast bad interface name", HaCf, "bcast eth1/2\nnode n1 n2\n", 1,
+            "Illegal bcast [UDP/IP broadcast] in config file [eth1/2]: not an interface name"),
+        case("serial not a full path", HaCf, "serial ttyS0\nnode n1 n2\n", 1, "Serial port not full pathname [ttyS0] in config file"),
+        case("auto_failback value", HaCf, "auto_failback maybe\nbcast eth1\nnode n1 n2\n", 1, "auto_failback: \"maybe\" is not one of on, off, legacy"),
+        case("hopfudge out of range", HaCf, "hopfudge 256\nbcast eth1\nnode n1 n2\n", 1, "hopfudge: \"256\" is not a number from 0 to 255"),
+        case("unknown log facility", HaCf, "logfacility bogus\nbcast eth1\nnode n1 n2\n", 1, "Log facility(bogus) not valid"),
+        case("pacemaker", HaCf, "crm on\nbcast eth1\nnode n1 n2\n", 1, "pacemaker on (CRM resource management) is not supported"),
+        case("stonith", HaCf, "stonith baytech /etc/ha.d/conf/stonith.baytech\nbcast eth1\nnode n1 n2\n", 1,
+            "stonith (STONITH devices) is not supported"),
+        case("logging daemon", HaCf, "use_logd yes\nbcast eth1\nnode n1 n2\n", 1, "use_logd on (the logging daemon) is not supported"),
+        case("IPv6 unicast medium", HaCf, "ucast6 eth1 2001:db8::2\nnode n1 n2\n", 1, "the ucast6 medium is not supported"),
+        case("respawn relative path", HaCf, "bcast eth1\nnode n1 n2\nrespawn hacluster ipfail\n", 3,
+            "Client child command [ipfail] is not full pathname"),
+        case("respawn without command", HaCf, "bcast eth1\nnode n1 n2\nrespawn hacluster\n", 3, "respawn needs a user and a command"),
+        case("apiauth without uid or gid", HaCf, "bcast eth1\nnode n1 n2\napiauth ipfail\n", 3, "Missing uid or gid in apiauth"),
+        case("ping node is a cluster node", HaCf, "bcast eth1\nnode n1 n2\nping n2\n", 3, "ping node n2 is also a cluster node"),
+        case("env without equals", HaCf, "bcast eth1\nnode n1 n2\nenv FOO\n", 3, "env: invalid nvpair(FOO)"),
+        case("node name too long", HaCf,
+            "bcast eth1\nnode n1 n2 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", 2,
+            "node name \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" is longer than 99 characters"),
+        // haresources
+        case("haresources node missing from ha.cf", HaRes, "n3 192.0.2.10 svc\n", 1, "node n3 is not a `node` in ha.cf"),
+        case("malformed IP", HaRes, "n1 192.0.2.300 svc\n", 1, "resource \"192.0.2.300\": \"192.0.2.300\" is not a valid IPv4 address"),
+        case("bad cidr", HaRes, "n1 192.0.2.10/33 svc\n", 1,
+            "resource \"192.0.2.10/33\": bad cidr netmask \"33\": expected a prefix length from 1 to 32"),
+        case("broadcast outside the subnet", HaRes, "n1 192.0.2.10/27/192.0.2.200 svc\n", 1,
+            "resource \"192.0.2.10/27/192.0.2.200\": broadcast 192.0.2.200 is outside 192.0.2.10/27"),
+        case("line with a node and no resources", HaRes, "# comment\nn1\n", 2, "node n1 has no resources on its line"),
+        case("duplicate group key", HaRes, "n1 192.0.2.10 svc\nn2 192.0.2.10 other\n", 2,
+            "resource group 192.0.2.10 is defined twice (first on line 1)"),
+        case("same address in two groups", HaRes, "n1 192.0.2.10 svc\nn2 IPaddr::192.0.2.10/24 other\n", 2,
+            "service address 192.0.2.10 is also in group 192.0.2.10 (line 1)"),
+        case("continuation at end of file", HaRes, "n1 192.0.2.10 \\\n", 1, "the last line ends with `\\` but no line follows"),
+        case("script name with a path", HaRes, "n1 ../../bin/sh\n", 1,
+            "resource \"../../bin/sh\": \"../../bin/sh\" is not a script name"),
+        case("empty script argument", HaRes, "n1 maid::\n", 1, "resource \"maid::\" has an empty argument"),
+        case("IPaddr with two arguments", HaRes, "n1 IPaddr::192.0.2.10::eth0\n", 1,
+            "resource \"IPaddr::192.0.2.10::eth0\": IPaddr takes exactly one argument, IP[/BITS[/IFACE][/BROADCAST]]"),
+        case("continued line is checked too", HaRes, "n1 192.0.2.10 \\\n  192.0.2.999\n", 1,
+            "resource \"192.0.2.999\": \"192.0.2.999\" is not a valid IPv4 address"),
+        // authkeys
+        case("auth selects a missing key", Keys, "auth 3\n1 sha1 abcdefgh12345678\n", 1, "Auth Key [3] not found in keyfile"),
+        case("md5 without key", Keys, "auth 1\n1 md5\n", 2, "Auth method [md5] requires a key"),
+        case("sha1 without key", Keys, "auth 1\n1 sha1\n", 2, "Auth method [sha1] requires a key"),
+        case("crc with a key", Keys, "auth 1\n1 crc secret\n", 2, "Auth method [crc] doesn't use a key"),
+        case("crc with a trailing comment", Keys, "auth 1\n1 crc # trusted link\n", 2, "Auth method [crc] doesn't use a key"),
+        case("no auth line", Keys, "1 sha1 abcdefgh12345678\n", 0, "Missing auth directive in keyfile"),
+        case("key number out of range", Keys, "auth 1\n1 sha1 abcdefgh12345678\n16 sha1 abcdefgh12345678\n", 3, "Invalid authnum [16]"),
+        case("unknown method", Keys, "auth 1\n1 sha256 abcdefgh12345678\n", 2, "Invalid authtype [sha256]"),
+        case("upper-case method", Keys, "auth 1\n1 SHA1 abcdefgh12345678\n", 2, "Invalid authtype [SHA1]"),
+        case("duplicate key number", Keys, "auth 1\n1 sha1 abcdefgh12345678\n1 md5 abcdefgh12345678\n", 3,
+            "key 1 is defined twice (first on line 2)"),
+        case("auth twice", Keys, "auth 1\nauth 2\n1 sha1 abcdefgh12345678\n2 crc\n", 2, "auth is given twice (first on line 1)"),
+        case("auth without number", Keys, "auth\n1 sha1 abcdefgh12345678\n", 1, "Invalid auth line [auth]"),
+        case("key with blanks", Keys, "auth 1\n1 sha1 two words\n", 2, "key 1 (sha1): unexpected \"words\" after the key"),
+        // the TOML form
+        case("toml time without unit", Toml, "nodes = [\"n1\", \"n2\"]\nkeepalive = \"2\"\n[[media]]\ntype = \"bcast\"\ninterface = \"eth1\"\n[auth]\nsend = 1\nkeys = [{ slot = 1, method = \"crc\" }]\n", 2,
+            "keepalive = \"2\": give a unit, e.g. \"2s\" or \"2ms\""),
+        case("toml unknown key", Toml, "nodes = [\"n1\"]\nkeepaliv = \"2s\"\n", 2,
+            "unknown field `keepaliv`, expected one of `cluster`, `nodes`, `keepalive`, `deadtime`, `warntime`, `initdead`, `deadping`, `udpport`, `baud`, `hopfudge`, `watchdog`, `auto_failback`, `media`, `ping`, `logging`, `respawn`, `apiauth`, `env`, `msgfmt`, `hbgenmethod`, `realtime`, `rtprio`, `coredumps`, `coreroot`, `memreserve`, `compression`, `compression_threshold`, `traditional_compression`, `max_rexmit_delay`, `resources`, `auth`"),
+        case("toml deadtime too small", Toml, "nodes = [\"n1\", \"n2\"]\nkeepalive = \"1s\"\ndeadtime = \"2s\"\n[[media]]\ntype = \"bcast\"\ninterface = \"eth1\"\n[auth]\nsend = 1\nkeys = [{ slot = 1, method = \"crc\" }]\n", 3,
+            "Dead time [2s] is too small compared to keepalive [1s]"),
+        case("toml resource node missing", Toml, "nodes = [\"n1\"]\n[[media]]\ntype = \"bcast\"\ninterface = \"eth1\"\n\n[[resources]]\nnode = \"n9\"\nresources = [\"192.0.2.10\"]\n[auth]\nsend = 1\nkeys = [{ slot = 1, method = \"crc\" }]\n", 6,
+            "node n9 is not a `node` in ha.cf"),
+        case("toml missing key for sha1", Toml, "nodes = [\"n1\"]\n[[media]]\ntype = \"bcast\"\ninterface = \"eth1\"\n[auth]\nsend = 1\nkeys = [\n  { slot = 1, method = \"sha1\" },\n]\n", 8,
+            "Auth method [sha1] requires a key"),
+        case("toml unknown medium type", Toml, "nodes = [\"n1\"]\n[[media]]\ntype = \"token-ring\"\ninterface = \"eth1\"\n", 3,
+            "unknown variant `token-ring`, expected one of `bcast`, `ucast`, `mcast`, `serial`"),
+    ]
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("write test file");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+}
+
+/// Loads the case; returns (file name, line, message) of the first error.
+fn first_error(c: &Case) -> Option<(String, usize, String)> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = HostCheck::default();
+    let result = match c.file {
+        F::Toml => {
+            let path = dir.path().join("cluster.toml");
+            write(&path, c.text);
+            hb_conf::load_toml(&path, &host)
+        }
+        _ => {
+            for (name, base, f) in [
+                ("ha.cf", HACF, F::HaCf),
+                ("haresources", HARES, F::HaRes),
+                ("authkeys", KEYS, F::Keys),
+            ] {
+                let text = if std::mem::discriminant(&f) == std::mem::discriminant(&c.file) {
+                    c.text
+                } else {
+                    base
+                };
+                write(&dir.path().join(name), text);
+            }
+            hb_conf::load_dir(dir.path(), &host)
+        }
+    };
+    let err = result.err()?;
+    let first = err.errors().next()?;
+    let file = first
+        .loc
+        .file
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Some((file, first.loc.line, first.message.clone()))
+}
+
+#[test]
+fn the_base_configuration_is_valid() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in [("ha.cf", HACF), ("haresources", HARES), ("authkeys", KEYS)] {
+        write(&dir.path().join(name), text);
+    }
+    let loaded =
+        hb_conf::load_dir(dir.path(), &HostCheck::default()).expect("base config is valid");
+    assert!(loaded
+        .warnings
+        .iter()
+        .all(|w| w.severity == Severity::Warning));
+    let path = dir.path().join("cluster.toml");
+    write(&path, TOML);
+    let toml = hb_conf::load_toml(&path, &HostCheck::default()).expect("base TOML is valid");
+    assert!(
+        toml.config.same_settings(&loaded.config),
+        "the TOML base says the same as the ha.d base"
+    );
+}
+
+#[test]
+fn every_bad_configuration_is_refused_with_its_exact_error_and_line() {
+    let cases = cases();
+    assert!(
+        cases.len() >= 40,
+        "the table must keep at least 40 cases, has {}",
+        cases.len()
+    );
+    let mut failures = Vec::new();
+    for c in &cases {
+        let file = match c.file {
+            F::HaCf => "ha.cf",
+            F::HaRes => "haresources",
+            F::Keys => "authkeys",
+            F::Toml => "cluster.toml",
+        };
+        let expected = Some((file.to_owned(), c.line, c.message.to_owned()));
+        let got = first_error(c);
+        if got != expected {
+            failures.push(format!(
+                "{}:\n    expected {expected:?}\n    got      {got:?}",
+                c.name
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n  {}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n  ")
+    );
+}
+
+#[test]
+fn authkeys_readable_by_others_is_refused_naming_file_and_mode() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in [("ha.cf", HACF), ("haresources", HARES), ("authkeys", KEYS)] {
+        write(&dir.path().join(name), text);
+    }
+    let keys = dir.path().join("authkeys");
+    for (mode, verb) in [
+        (0o644, "read"),
+        (0o640, "read"),
+        (0o604, "read"),
+        (0o620, "change"),
+    ] {
+        std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        let err = hb_conf::load_dir(dir.path(), &HostCheck::default()).expect_err("refused");
+        let d = err.errors().next().expect("an error");
+        assert_eq!(
+            d.message,
+            format!(
+                "Bad permissions on keyfile [{}]: mode {mode:04o} lets group or others {verb} it",
+                keys.display()
+            )
+        );
+        assert_eq!(
+            d.hint.as_deref(),
+            Some(format!("chmod 600 {}", keys.display()).as_str())
+        );
+    }
+}
+
+#[test]
+fn all_errors_are_reported_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        &dir.path().join("ha.cf"),
+        "keepalve 1\nbcast eth1\nnode n1 n2\nhopfudge 999\n",
+    );
+    write(&dir.path().join("haresources"), "n1 192.0.2.300\n");
+    write(&dir.path().join("authkeys"), "auth 1\n1 md5\n");
+    let err = hb_conf::load_dir(dir.path(), &HostCheck::default()).expect_err("refused");
+    let lines: Vec<String> = err
+        .errors()
+        .map(|d| {
+            format!(
+                "{}:{}",
+                d.loc
+                    .file
+                    .file_name()
+                    .map(|f| f.to_string_lossy())
+                    .unwrap_or_default(),
+                d.loc.line
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        vec!["ha.cf:1", "ha.cf:4", "haresources:1", "authkeys:2"]
+    );
+}

@@ -1,0 +1,319 @@
+//! Accepted configurations: defaults, warnings, and the places where 3.0.6's
+//! reading is kept on purpose (spec §6, §8.3, §12).
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::time::Duration;
+
+use hb_conf::model::{AutoFailback, Medium};
+use hb_conf::{ConfigError, HostCheck, Loaded, Severity};
+
+const HARES: &str = "n1 192.0.2.10 svc\n";
+const KEYS: &str = "auth 1\n1 sha1 abcdefgh12345678\n";
+
+fn load_with(
+    hacf: &str,
+    hares: &str,
+    keys: &str,
+    host: &HostCheck,
+) -> (tempfile::TempDir, Result<Loaded, ConfigError>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in [("ha.cf", hacf), ("haresources", hares), ("authkeys", keys)] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let r = hb_conf::load_dir(dir.path(), host);
+    (dir, r)
+}
+
+fn load(hacf: &str) -> Loaded {
+    load_with(hacf, HARES, KEYS, &HostCheck::default())
+        .1
+        .expect("accepted")
+}
+
+fn warnings(l: &Loaded) -> Vec<String> {
+    l.warnings
+        .iter()
+        .filter(|d| {
+            d.severity == Severity::Warning
+                && !d.message.contains("does not exist on this machine")
+                && !d.message.contains("Cannot locate")
+        })
+        .map(|d| format!("{}: {}", d.loc.line, d.message))
+        .collect()
+}
+
+const BASE: &str = "bcast eth1\nnode n1 n2\nauto_failback on\n";
+
+#[test]
+fn defaults_are_those_of_3_0_6() {
+    let l = load(BASE);
+    let t = l.config.timing;
+    assert_eq!(t.keepalive, Duration::from_millis(1000));
+    assert_eq!(t.deadtime, Duration::from_millis(30_000));
+    assert_eq!(
+        t.warntime,
+        Duration::from_millis(15_000),
+        "warntime = deadtime/2"
+    );
+    assert_eq!(
+        t.initdead,
+        Duration::from_millis(30_000),
+        "initdead = deadtime when deadtime > 10 s"
+    );
+    assert_eq!(
+        t.deadping,
+        Duration::from_millis(30_000),
+        "deadping = deadtime"
+    );
+    assert_eq!(
+        l.config.media,
+        vec![Medium::Bcast {
+            iface: "eth1".into(),
+            port: 694
+        }]
+    );
+    assert_eq!(l.config.hopfudge, 1);
+    assert_eq!(l.config.cluster, "linux-ha");
+    assert_eq!(l.config.max_rexmit_delay, Duration::from_millis(250));
+    assert!(warnings(&l).is_empty(), "{:?}", warnings(&l));
+}
+
+#[test]
+fn initdead_default_follows_deadtime() {
+    for (deadtime, initdead) in [
+        ("5", 12_000),
+        ("8", 16_000),
+        ("11", 11_000),
+        ("600ms", 12_000),
+    ] {
+        let l = load(&format!("keepalive 100ms\ndeadtime {deadtime}\n{BASE}"));
+        assert_eq!(
+            l.config.timing.initdead,
+            Duration::from_millis(initdead),
+            "deadtime {deadtime}"
+        );
+    }
+}
+
+#[test]
+fn millisecond_timing_is_accepted() {
+    let l = load(&format!(
+        "keepalive 10ms\ndeadtime 40ms\nwarntime 25ms\ninitdead 10\n{BASE}"
+    ));
+    assert_eq!(l.config.timing.keepalive, Duration::from_millis(10));
+    assert_eq!(l.config.timing.deadtime, Duration::from_millis(40));
+}
+
+#[test]
+fn small_initdead_is_only_a_warning() {
+    let l = load(&format!("keepalive 1\ndeadtime 5\ninitdead 6\n{BASE}"));
+    assert_eq!(
+        warnings(&l),
+        vec!["3: Initial dead time [6s] may be too small!"]
+    );
+}
+
+#[test]
+fn a_repeated_setting_warns_and_the_last_wins() {
+    let l = load(&format!("keepalive 1\nkeepalive 2\n{BASE}"));
+    assert_eq!(l.config.timing.keepalive, Duration::from_secs(2));
+    assert_eq!(
+        warnings(&l),
+        vec!["2: keepalive is set again (first set on line 1); this line wins"]
+    );
+}
+
+#[test]
+fn values_split_on_blanks_and_commas() {
+    let l = load("bcast eth1, eth2\nnode n1,n2 N3\nauto_failback on\n");
+    assert_eq!(
+        l.config.nodes,
+        vec!["n1", "n2", "n3"],
+        "node names are lower-cased"
+    );
+    assert_eq!(l.config.media.len(), 2, "each bcast interface is a medium");
+}
+
+#[test]
+fn comments_anywhere_and_crlf() {
+    let l = load("bcast eth1 # private link\r\nnode n1 n2\r\nauto_failback on # nice\r\n");
+    assert_eq!(l.config.media.len(), 1);
+    assert_eq!(l.config.auto_failback, AutoFailback::On);
+}
+
+#[test]
+fn the_seeds_udpport_and_baud_after_media_are_harmless_when_unchanged() {
+    let l = load(
+        "serial /dev/ttyS0\nbcast eth1\nbaud 19200\nudpport 694\nnode n1 n2\nauto_failback on\n",
+    );
+    assert_eq!(l.config.media.len(), 2);
+}
+
+#[test]
+fn udpport_applies_to_the_media_after_it() {
+    let l = load("udpport 7000\nbcast eth1\nucast eth0 192.0.2.2\nmcast eth0 239.0.0.1 694 1 0\nnode n1 n2\nauto_failback on\n");
+    let ports: Vec<u16> = l
+        .config
+        .media
+        .iter()
+        .map(|m| match m {
+            Medium::Bcast { port, .. }
+            | Medium::Ucast { port, .. }
+            | Medium::Mcast { port, .. } => *port,
+            Medium::Serial { .. } => 0,
+        })
+        .collect();
+    assert_eq!(ports, vec![7000, 7000, 694], "mcast has its own port");
+}
+
+#[test]
+fn legacy_auto_failback_is_the_default_and_warns() {
+    let l = load("bcast eth1\nnode n1 n2\n");
+    assert_eq!(l.config.auto_failback, AutoFailback::Legacy);
+    assert_eq!(
+        warnings(&l),
+        vec!["0: Deprecated 'legacy' auto_failback option selected."]
+    );
+}
+
+#[test]
+fn nice_failback_is_read_as_3_0_6_reads_it() {
+    let l = load("bcast eth1\nnode n1 n2\nnice_failback on\n");
+    assert_eq!(
+        l.config.auto_failback,
+        AutoFailback::Legacy,
+        "alone: strictly legacy"
+    );
+    let l = load("bcast eth1\nnode n1 n2\nauto_failback on\nnice_failback on\n");
+    assert_eq!(
+        l.config.auto_failback,
+        AutoFailback::Off,
+        "after auto_failback: off"
+    );
+    assert!(
+        warnings(&l)[0].starts_with("4: nice_failback is obsolete"),
+        "{:?}",
+        warnings(&l)
+    );
+}
+
+#[test]
+fn udp_is_an_old_name_for_bcast() {
+    let l = load("udp eth1\nnode n1 n2\nauto_failback on\n");
+    assert_eq!(
+        l.config.media,
+        vec![Medium::Bcast {
+            iface: "eth1".into(),
+            port: 694
+        }]
+    );
+    assert_eq!(warnings(&l), vec!["1: directive 'udp' replaced by 'bcast'"]);
+}
+
+#[test]
+fn logging_default_and_explicit() {
+    let l = load(BASE);
+    assert_eq!(
+        l.config.logging.logfile.as_deref(),
+        Some(std::path::Path::new("/var/log/ha-log"))
+    );
+    let l = load(&format!("logfacility local0\n{BASE}"));
+    assert_eq!(
+        l.config.logging.logfile, None,
+        "syslog alone: no default file"
+    );
+    assert_eq!(l.config.logging.logfacility.as_deref(), Some("local0"));
+}
+
+#[test]
+fn authkeys_order_3_0_6_refuses_is_accepted_with_a_warning() {
+    let (_d, r) = load_with(
+        BASE,
+        HARES,
+        "1 sha1 abcdefgh12345678\nauth 1\n",
+        &HostCheck::default(),
+    );
+    let l = r.expect("accepted");
+    assert!(
+        warnings(&l)
+            .iter()
+            .any(|w| w.starts_with("2: `auth 1` comes after the line of key 1")),
+        "{:?}",
+        warnings(&l)
+    );
+}
+
+#[test]
+fn short_keys_warn() {
+    let (_d, r) = load_with(
+        BASE,
+        HARES,
+        "auth 2\n2 sha1 testkey\n1 md5 testkey\n3 crc\n",
+        &HostCheck::default(),
+    );
+    let l = r.expect("accepted: the loopback capture's authkeys");
+    assert_eq!(l.config.authkeys.slots().count(), 3);
+    assert!(
+        warnings(&l)
+            .iter()
+            .any(|w| w == "2: key 2 is only 7 characters long"),
+        "{:?}",
+        warnings(&l)
+    );
+}
+
+#[test]
+fn host_checks_are_errors_when_strict() {
+    let strict = HostCheck {
+        local_node: Some("n3".into()),
+        strict: true,
+        init_dir: Some("/nonexistent".into()),
+    };
+    let (_d, r) = load_with(
+        "bcast lo\nnode n1 n2\nauto_failback on\n",
+        HARES,
+        KEYS,
+        &strict,
+    );
+    let e = r.expect_err("refused");
+    let errors: Vec<String> = e.errors().map(|d| d.message.clone()).collect();
+    assert_eq!(
+        errors,
+        vec![
+            "Current node [n3] not in configuration!",
+            "Cannot locate resource script svc"
+        ]
+    );
+}
+
+#[test]
+fn resource_scripts_are_found_in_resource_d() {
+    let strict = HostCheck {
+        local_node: Some("n1".into()),
+        strict: true,
+        init_dir: Some("/nonexistent".into()),
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in [
+        ("ha.cf", "bcast lo\nnode n1 n2\nauto_failback on\n"),
+        ("haresources", HARES),
+        ("authkeys", KEYS),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    std::fs::create_dir(dir.path().join("resource.d")).expect("mkdir");
+    let script = dir.path().join("resource.d/svc");
+    std::fs::write(&script, "#!/bin/sh\n").expect("write");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    assert!(
+        hb_conf::load_dir(dir.path(), &strict).is_err(),
+        "a script that is not executable does not count"
+    );
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let l = hb_conf::load_dir(dir.path(), &strict).expect("accepted");
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+}
