@@ -350,6 +350,29 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A value from a fixed set (case-sensitive, as 3.0.6 compares them).
+    fn choice<T: Copy>(
+        &mut self,
+        n: usize,
+        name: &'static str,
+        rest: &str,
+        options: &[(&str, T)],
+    ) -> Option<T> {
+        let v = self.one(n, name, rest)?;
+        let found = options
+            .iter()
+            .find(|(word, _)| *word == v)
+            .map(|(_, value)| *value);
+        if found.is_none() {
+            let words: Vec<&str> = options.iter().map(|(w, _)| *w).collect();
+            self.error(
+                n,
+                format!("{name}: {v:?} is not one of {}", words.join(", ")),
+            );
+        }
+        found
+    }
+
     fn path(&mut self, n: usize, name: &'static str, rest: &str) -> Option<PathBuf> {
         let v = self.one(n, name, rest)?;
         if !v.starts_with('/') {
@@ -442,37 +465,15 @@ impl<'a> Reader<'a> {
             }
             "nice_failback" => self.nice_failback(n, rest),
             "hbgenmethod" => {
-                let Some(v) = self.one(n, "hbgenmethod", rest) else { return };
-                self.p.hbgenmethod = match v.as_str() {
-                    "file" => Some(GenMethod::File),
-                    "time" => Some(GenMethod::Time),
-                    _ => {
-                        self.error(n, format!("Illegal hb generation method [{v}]: use file or time"));
-                        None
-                    }
-                }
+                self.p.hbgenmethod = self.choice(n, "hbgenmethod", rest, &[("file", GenMethod::File), ("time", GenMethod::Time)])
             }
             "msgfmt" => {
-                let Some(v) = self.one(n, "msgfmt", rest) else { return };
-                self.p.msgfmt = match v.as_str() {
-                    "classic" => Some(MsgFmt::Classic),
-                    "netstring" => Some(MsgFmt::Netstring),
-                    _ => {
-                        self.error(n, format!("msgfmt: {v:?} is not classic or netstring"));
-                        None
-                    }
-                }
+                self.p.msgfmt =
+                    self.choice(n, "msgfmt", rest, &[("classic", MsgFmt::Classic), ("netstring", MsgFmt::Netstring)])
             }
             "compression" => {
-                let Some(v) = self.one(n, "compression", rest) else { return };
-                self.p.compression = match v.as_str() {
-                    "zlib" => Some(Compression::Zlib),
-                    "bz2" => Some(Compression::Bz2),
-                    _ => {
-                        self.error(n, format!("Compression module({v}) not found: use zlib or bz2"));
-                        None
-                    }
-                }
+                self.p.compression =
+                    self.choice(n, "compression", rest, &[("zlib", Compression::Zlib), ("bz2", Compression::Bz2)])
             }
             "realtime" => self.p.realtime = self.boolean(n, "realtime", rest),
             "log_badpack" => self.p.log_badpack = self.boolean(n, "log_badpack", rest),
