@@ -8,8 +8,12 @@
 //! * [`wire`]: the heartbeat 3.0.6 message model and its two encodings (text and
 //!   netstring), packet parsing, signing and verification.
 //! * [`auth`]: the `authkeys` methods (crc, md5, sha1) and the key table.
+//! * [`membership`]: who is alive, decided from heartbeats and dead times.
+//! * [`time`]: the injected clock ([`time::Now`]) and a seeded random generator.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod membership;
+pub mod time;
 pub mod wire;

@@ -1,0 +1,779 @@
+//! Membership: who is alive, decided from heartbeats and dead times (spec §3-§7).
+//!
+//! ```text
+//!   handle_message(now, link, msg) ──┐
+//!   handle_timeout(now) ─────────────┼──> Membership ──> poll_command(): Send(msg) | Notify(event)
+//!   start(now) / shutdown(now) ──────┘         └──────> poll_timeout(): when to call handle_timeout
+//! ```
+//!
+//! The caller authenticates packets before handing them in, sends every `Send` on
+//! every medium (3.0.6 has no per-link sequence: duplicates are removed here by
+//! sequence number), and logs every `Notify`. Nothing here reads a clock.
+
+mod event;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::time::Duration;
+
+pub use event::{DropReason, Event, Level};
+
+use crate::time::{Instant, Now, Rng};
+use crate::wire::{Message, Value};
+
+/// Index of a medium in the configuration's media list.
+pub type LinkId = usize;
+
+/// Sent messages kept for retransmission (MAXMSGHIST).
+pub const MAX_HISTORY: usize = 500;
+/// A gap larger than this resets sequence tracking (FLOWCONTROL_LIMIT).
+pub const MAX_GAP: u64 = 250;
+/// Most retransmissions sent for one request.
+pub const MAX_REXMIT_PER_REQUEST: u64 = 50;
+/// Extra dead time a node advertises during its first seconds, so peers that see it
+/// start do not declare it dead while it settles (spec §6).
+pub const STARTUP_EXTRA_DEADTIME: Duration = Duration::from_millis(2000);
+/// How long the extra dead time is advertised.
+pub const STARTUP_WINDOW: Duration = Duration::from_secs(5);
+
+/// A node's status as the cluster sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeStatus {
+    /// Configured, never heard from.
+    Init,
+    /// Running, communication not yet up.
+    Up,
+    /// Communication up: every node heard from or declared dead.
+    Active,
+    /// Silent for its dead time, or shut down.
+    Dead,
+}
+
+impl NodeStatus {
+    /// The word on the wire and in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeStatus::Init => "init",
+            NodeStatus::Up => "up",
+            NodeStatus::Active => "active",
+            NodeStatus::Dead => "dead",
+        }
+    }
+
+    fn parse(s: &str) -> Option<NodeStatus> {
+        Some(match s {
+            "init" => NodeStatus::Init,
+            "up" => NodeStatus::Up,
+            "active" => NodeStatus::Active,
+            "dead" => NodeStatus::Dead,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for NodeStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the state machine needs to know; built by the caller from the configuration.
+#[derive(Debug, Clone)]
+pub struct MembershipConfig {
+    /// Our node name (lower-cased).
+    pub me: String,
+    /// Every cluster node, ourselves included, lower-cased.
+    pub nodes: Vec<String>,
+    /// Ping nodes count for `ttl` only (hopfudge + all configured nodes).
+    pub ping_nodes: usize,
+    /// Medium names, indexed by [`LinkId`]: `eth1`, `/dev/ttyS0`.
+    pub links: Vec<String>,
+    /// `keepalive`.
+    pub keepalive: Duration,
+    /// `deadtime`.
+    pub deadtime: Duration,
+    /// `warntime`.
+    pub warntime: Duration,
+    /// `initdead`.
+    pub initdead: Duration,
+    /// `max_rexmit_delay`.
+    pub max_rexmit_delay: Duration,
+    /// `hopfudge`.
+    pub hopfudge: u8,
+    /// Our node UUID (16 raw bytes in `srcuuid`).
+    pub uuid: [u8; 16],
+    /// Our heartbeat generation (`hg`), already incremented for this start.
+    pub generation: u64,
+    /// Seed of the random choices (ACK triggers, retransmission jitter).
+    pub seed: u64,
+}
+
+/// What the state machine asks the caller to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Sign and send this message on every medium.
+    Send(Message),
+    /// Log (and act on) this fact.
+    Notify(Event),
+}
+
+/// Per-node sequence tracking (spec §4.3).
+#[derive(Debug, Default, Clone)]
+struct SeqTrack {
+    last: Option<u64>,
+    /// Missing sequence numbers and when to ask for each next.
+    missing: BTreeMap<u64, Instant>,
+    /// Sequence number of the last `t=status` (healed-partition check).
+    last_status_seq: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+struct Node {
+    name: String,
+    status: NodeStatus,
+    /// Status text as the node sent it (3.0.6 copies it verbatim).
+    status_text: String,
+    /// Last `t=status` arrival: drives death.
+    last_status: Option<Instant>,
+    /// Any packet ever heard (comm-up condition).
+    heard: bool,
+    /// The dead time the node advertises (`dt`), once known.
+    dead_limit: Option<Duration>,
+    /// Per link: last packet arrival and whether the link counts as up.
+    links: Vec<(Option<Instant>, bool)>,
+    gen: u64,
+    seq: SeqTrack,
+    uuid: Option<Vec<u8>>,
+    /// Highest sequence number of ours this node acknowledged.
+    acked: u64,
+    ack_trigger: u64,
+}
+
+/// One sent message kept for retransmission.
+#[derive(Debug, Clone)]
+struct Sent {
+    seq: u64,
+    msg: Message,
+    last_resent: Option<Instant>,
+}
+
+/// The membership state machine of one node.
+#[derive(Debug)]
+pub struct Membership {
+    cfg: MembershipConfig,
+    nodes: Vec<Node>,
+    me: usize,
+    local: NodeStatus,
+    started: Instant,
+    comm_up: bool,
+    shutting_down: bool,
+    next_seq: u64,
+    next_keepalive: Option<Instant>,
+    history: VecDeque<Sent>,
+    load: String,
+    rng: Rng,
+    out: VecDeque<Command>,
+}
+
+impl Membership {
+    /// A state machine for `cfg`, created at `now`. Call [`Membership::start`] next.
+    pub fn new(cfg: MembershipConfig, now: Now) -> Membership {
+        let mut rng = Rng::new(cfg.seed);
+        let mut nodes: Vec<Node> = Vec::new();
+        for name in &cfg.nodes {
+            if nodes.iter().any(|n| &n.name == name) {
+                continue;
+            }
+            nodes.push(Node {
+                name: name.clone(),
+                status: NodeStatus::Init,
+                status_text: "init".into(),
+                last_status: None,
+                heard: false,
+                dead_limit: None,
+                links: vec![(None, false); cfg.links.len()],
+                gen: 0,
+                seq: SeqTrack::default(),
+                uuid: None,
+                acked: 0,
+                ack_trigger: rng.range(0, 9),
+            });
+        }
+        let me = match nodes.iter().position(|n| n.name == cfg.me) {
+            Some(i) => i,
+            None => {
+                // The configuration check refuses this; keep the machine total anyway.
+                nodes.push(Node {
+                    name: cfg.me.clone(),
+                    status: NodeStatus::Init,
+                    status_text: "init".into(),
+                    last_status: None,
+                    heard: false,
+                    dead_limit: None,
+                    links: vec![(None, false); cfg.links.len()],
+                    gen: 0,
+                    seq: SeqTrack::default(),
+                    uuid: None,
+                    acked: 0,
+                    ack_trigger: 0,
+                });
+                nodes.len() - 1
+            }
+        };
+        nodes[me].uuid = Some(cfg.uuid.to_vec());
+        Membership {
+            cfg,
+            nodes,
+            me,
+            local: NodeStatus::Init,
+            started: now.mono,
+            comm_up: false,
+            shutting_down: false,
+            next_seq: 1,
+            next_keepalive: None,
+            history: VecDeque::new(),
+            load: "n/a".into(),
+            rng,
+            out: VecDeque::new(),
+        }
+    }
+
+    // ---- queries -------------------------------------------------------------------
+
+    /// Our own status.
+    pub fn local_status(&self) -> NodeStatus {
+        self.local
+    }
+
+    /// A node's status (`None` for an unknown name).
+    pub fn node_status(&self, node: &str) -> Option<NodeStatus> {
+        self.node(node).map(|n| {
+            if n.name == self.cfg.me {
+                self.local
+            } else {
+                n.status
+            }
+        })
+    }
+
+    /// Whether a node's link is up (`None` for an unknown node or link).
+    pub fn link_up(&self, node: &str, link: LinkId) -> Option<bool> {
+        self.node(node)?.links.get(link).map(|l| l.1)
+    }
+
+    /// True once every node has been heard from or declared dead.
+    pub fn comm_up(&self) -> bool {
+        self.comm_up
+    }
+
+    fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    // ---- outputs -------------------------------------------------------------------
+
+    /// The next thing to do, if any.
+    pub fn poll_command(&mut self) -> Option<Command> {
+        self.out.pop_front()
+    }
+
+    /// When [`Membership::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut next = self.next_keepalive;
+        let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
+        for (i, n) in self.nodes.iter().enumerate() {
+            if i == self.me {
+                continue;
+            }
+            if n.status != NodeStatus::Dead {
+                consider(self.death_deadline(n));
+            }
+            let limit = self.limit_for(n);
+            for (last, up) in &n.links {
+                if let (Some(last), true) = (last, up) {
+                    consider(*last + limit);
+                }
+            }
+            if matches!(n.status, NodeStatus::Up | NodeStatus::Active) {
+                if let Some(t) = n.seq.missing.values().min() {
+                    consider(*t);
+                }
+            }
+        }
+        next
+    }
+
+    /// Our load string for the `ld` field (the first line of /proc/loadavg).
+    pub fn set_load(&mut self, load: String) {
+        self.load = load;
+    }
+
+    // ---- inputs --------------------------------------------------------------------
+
+    /// Starts: status `init` is sent at once, then `up` (spec §7).
+    pub fn start(&mut self, now: Now) {
+        self.started = now.mono;
+        self.send_status(now);
+        self.set_local(now, NodeStatus::Up);
+        self.next_keepalive = Some(now.mono + self.cfg.keepalive);
+        self.check_comm_up(now);
+    }
+
+    /// Leaves the cluster gracefully: sends `shutdone st=dead` (spec §3). The caller
+    /// releases resources first and stops sending after this.
+    pub fn shutdown(&mut self, now: Now) {
+        let mut m = Message::with_type("shutdone");
+        m.push_str("st", "dead");
+        self.send(now, m);
+        self.shutting_down = true;
+        self.next_keepalive = None;
+    }
+
+    /// Time passed: send keepalives, declare deaths, ask for retransmissions.
+    pub fn handle_timeout(&mut self, now: Now) {
+        if let Some(t) = self.next_keepalive {
+            if now.mono >= t {
+                self.send_status(now);
+                // Catch up without a burst after a stall: the next beat is one period away.
+                let next = t + self.cfg.keepalive;
+                self.next_keepalive = Some(if next <= now.mono {
+                    now.mono + self.cfg.keepalive
+                } else {
+                    next
+                });
+            }
+        }
+        for i in 0..self.nodes.len() {
+            if i == self.me {
+                continue;
+            }
+            let limit = self.limit_for(&self.nodes[i]);
+            for l in 0..self.nodes[i].links.len() {
+                if let (Some(last), true) = self.nodes[i].links[l] {
+                    if now.mono >= last + limit {
+                        self.nodes[i].links[l].1 = false;
+                        let ev = Event::LinkDead {
+                            node: self.nodes[i].name.clone(),
+                            link: self.cfg.links[l].clone(),
+                        };
+                        self.notify(ev);
+                    }
+                }
+            }
+            if self.nodes[i].status != NodeStatus::Dead
+                && now.mono >= self.death_deadline(&self.nodes[i])
+            {
+                self.declare_dead(i);
+            }
+            self.request_rexmits(now, i);
+        }
+        self.check_comm_up(now);
+    }
+
+    /// An authenticated message arrived on `link`.
+    pub fn handle_message(&mut self, now: Now, link: LinkId, msg: Message) {
+        let (Some(src), Some(t)) = (msg.get_str("src"), msg.get_str("t")) else {
+            return self.notify(Event::Dropped(DropReason::Malformed));
+        };
+        if msg.get_hex("ts").unwrap_or(0) == 0 {
+            return self.notify(Event::Dropped(DropReason::Malformed));
+        }
+        let src = src.to_ascii_lowercase();
+        let t = t.to_owned();
+        let Some(i) = self.nodes.iter().position(|n| n.name == src) else {
+            return self.notify(Event::BadNode { name: src });
+        };
+        // Any packet of the current generation proves the link, even a duplicate
+        // (spec §4.3); a replay of an older generation proves nothing.
+        let replay = i != self.me && msg.get_hex("hg").unwrap_or(0) < self.nodes[i].gen;
+        if link < self.cfg.links.len() && !replay {
+            self.link_heard(now, i, link);
+        }
+        if i == self.me {
+            // Our own packet, looped back: it only proves our link works.
+            return;
+        }
+        self.nodes[i].heard = true;
+        if let Some(uuid) = msg.get_bin("srcuuid") {
+            self.nodes[i].uuid = Some(uuid.to_vec());
+        }
+        if !self.track(now, i, &t, &msg) {
+            return;
+        }
+        if !self.for_us(&msg) {
+            return;
+        }
+        match t.as_str() {
+            "status" => self.on_status(now, i, &msg),
+            "NS_ackmsg" => {
+                if let Some(ack) = msg.get_hex("ackseq") {
+                    let n = &mut self.nodes[i];
+                    n.acked = n.acked.max(ack);
+                }
+            }
+            "NS_rexmit" => self.on_rexmit_request(now, i, &msg),
+            "NS_nak_rexmit" => {
+                if let Some(seq) = msg.get_hex("firstseq") {
+                    self.nodes[i].seq.missing.remove(&seq);
+                    let node = src.clone();
+                    self.notify(Event::IrretrievablyLost { node, seq });
+                }
+            }
+            "shutdone" => {
+                self.notify(Event::ShutdownNotice { node: src.clone() });
+                let n = &mut self.nodes[i];
+                n.status = NodeStatus::Dead;
+                n.status_text = "dead".into();
+                n.seq = SeqTrack::default();
+                self.notify(Event::StatusUpdate {
+                    node: src,
+                    status: "dead".into(),
+                });
+            }
+            _ => {}
+        }
+        self.check_comm_up(now);
+    }
+
+    // ---- internals -----------------------------------------------------------------
+
+    fn notify(&mut self, e: Event) {
+        self.out.push_back(Command::Notify(e));
+    }
+
+    /// The dead time that applies to a node now (spec §6).
+    fn limit_for(&self, n: &Node) -> Duration {
+        if !self.comm_up {
+            self.cfg.initdead.max(self.cfg.deadtime)
+        } else {
+            n.dead_limit.unwrap_or(self.cfg.deadtime)
+        }
+    }
+
+    fn death_deadline(&self, n: &Node) -> Instant {
+        n.last_status.unwrap_or(self.started) + self.limit_for(n)
+    }
+
+    fn link_heard(&mut self, now: Now, i: usize, link: LinkId) {
+        let was_up = self.nodes[i].links[link].1;
+        self.nodes[i].links[link] = (Some(now.mono), true);
+        if !was_up {
+            let ev = Event::LinkUp {
+                node: self.nodes[i].name.clone(),
+                link: self.cfg.links[link].clone(),
+            };
+            self.notify(ev);
+        }
+    }
+
+    fn declare_dead(&mut self, i: usize) {
+        let n = &mut self.nodes[i];
+        n.status = NodeStatus::Dead;
+        n.status_text = "dead".into();
+        // Sequence tracking restarts, but the last status seen is kept: a status
+        // with the same generation and a higher sequence means a healed partition.
+        n.seq = SeqTrack {
+            last_status_seq: n.seq.last_status_seq,
+            ..SeqTrack::default()
+        };
+        let node = n.name.clone();
+        self.notify(Event::NodeDead { node });
+    }
+
+    fn set_local(&mut self, now: Now, status: NodeStatus) {
+        if self.local == status {
+            return;
+        }
+        self.local = status;
+        self.notify(Event::LocalStatus(status));
+        if !self.shutting_down {
+            self.send_status(now);
+        }
+    }
+
+    fn check_comm_up(&mut self, now: Now) {
+        if self.comm_up || self.local == NodeStatus::Init {
+            return;
+        }
+        let all = self
+            .nodes
+            .iter()
+            .enumerate()
+            .all(|(i, n)| i == self.me || n.heard || n.status == NodeStatus::Dead);
+        if all {
+            self.comm_up = true;
+            self.notify(Event::CommUp);
+            self.set_local(now, NodeStatus::Active);
+        }
+    }
+
+    /// "For us": addressed to our UUID, or to our name, or to nobody in particular.
+    fn for_us(&self, msg: &Message) -> bool {
+        if let Some(uuid) = msg.get_bin("destuuid") {
+            return uuid == self.cfg.uuid;
+        }
+        msg.get_str("dest")
+            .is_none_or(|d| d.eq_ignore_ascii_case(&self.cfg.me))
+    }
+
+    /// Generation and sequence checks (spec §4.3). True if the message is new.
+    fn track(&mut self, now: Now, i: usize, t: &str, msg: &Message) -> bool {
+        let gen = msg.get_hex("hg").unwrap_or(0);
+        let n = &self.nodes[i];
+        if gen < n.gen {
+            let (node, curgen) = (n.name.clone(), n.gen);
+            self.notify(Event::Replay { node, gen, curgen });
+            self.notify(Event::Dropped(DropReason::Replay));
+            return false;
+        }
+        if gen > n.gen {
+            let known = n.gen;
+            let node = n.name.clone();
+            let n = &mut self.nodes[i];
+            n.gen = gen;
+            n.seq = SeqTrack::default();
+            if known != 0 {
+                self.notify(Event::Restart { node });
+            }
+        }
+        if t.starts_with("NS_") {
+            return true;
+        }
+        let Some(seq) = msg.get_hex("seq") else {
+            self.notify(Event::Dropped(DropReason::Malformed));
+            return false;
+        };
+        let is_status = t == "status";
+        let n = &mut self.nodes[i];
+        if is_status
+            && n.status == NodeStatus::Dead
+            && n.gen == gen
+            && n.seq.last_status_seq.is_some()
+        {
+            if n.seq.last_status_seq.is_some_and(|s| seq <= s) {
+                self.notify(Event::Dropped(DropReason::Duplicate));
+                return false;
+            }
+            let node = n.name.clone();
+            n.seq = SeqTrack::default();
+            self.notify(Event::PartitionHealed { node });
+        }
+        let n = &mut self.nodes[i];
+        let accepted = match n.seq.last {
+            None => {
+                n.seq.last = Some(seq);
+                true
+            }
+            Some(last) if seq == last + 1 => {
+                n.seq.last = Some(seq);
+                true
+            }
+            Some(last) if seq == last => false,
+            Some(last) if seq > last => {
+                let count = seq - last - 1;
+                let node = n.name.clone();
+                if count > MAX_GAP {
+                    n.seq.missing.clear();
+                    n.seq.last = Some(seq);
+                    self.notify(Event::TooManyLost { node });
+                } else {
+                    for s in last + 1..seq {
+                        let delay = self.rexmit_first_delay();
+                        self.nodes[i].seq.missing.insert(s, now.mono + delay);
+                    }
+                    self.nodes[i].seq.last = Some(seq);
+                    self.notify(Event::LostPackets {
+                        node,
+                        count,
+                        last,
+                        seq,
+                    });
+                }
+                true
+            }
+            Some(_) => n.seq.missing.remove(&seq).is_some(),
+        };
+        if !accepted {
+            self.notify(Event::Dropped(DropReason::Duplicate));
+            return false;
+        }
+        let n = &mut self.nodes[i];
+        if is_status {
+            n.seq.last_status_seq = Some(n.seq.last_status_seq.map_or(seq, |s| s.max(seq)));
+        }
+        let no_gap_below = n.seq.missing.range(..seq).next().is_none();
+        if seq % 10 == n.ack_trigger && no_gap_below {
+            let dest = n.name.clone();
+            let mut ack = Message::with_type("NS_ackmsg");
+            ack.push_str("dest", &dest);
+            ack.push_str("ackseq", format!("{seq:x}"));
+            self.send(now, ack);
+        }
+        true
+    }
+
+    /// First request for a missing packet: after a random delay in
+    /// [50, max_rexmit_delay] ms ([0, max] when max < 100), spec §4.5.
+    fn rexmit_first_delay(&mut self) -> Duration {
+        let max = u64::try_from(self.cfg.max_rexmit_delay.as_millis()).unwrap_or(u64::MAX);
+        let lo = if max < 100 { 0 } else { 50 };
+        Duration::from_millis(self.rng.range(lo, max))
+    }
+
+    fn request_rexmits(&mut self, now: Now, i: usize) {
+        if !matches!(self.nodes[i].status, NodeStatus::Up | NodeStatus::Active) {
+            return;
+        }
+        let due: Vec<u64> = self.nodes[i]
+            .seq
+            .missing
+            .iter()
+            .filter(|(_, t)| now.mono >= **t)
+            .map(|(s, _)| *s)
+            .collect();
+        for seq in due {
+            let next = now.mono + self.cfg.max_rexmit_delay;
+            self.nodes[i].seq.missing.insert(seq, next);
+            let mut m = Message::with_type("NS_rexmit");
+            m.push_str("dest", self.nodes[i].name.clone());
+            m.push_str("firstseq", seq.to_string());
+            m.push_str("lastseq", seq.to_string());
+            self.send(now, m);
+        }
+    }
+
+    fn on_rexmit_request(&mut self, now: Now, i: usize, msg: &Message) {
+        let parse = |f: &str| msg.get_str(f).and_then(|v| v.parse::<u64>().ok());
+        let (Some(first), Some(last)) = (parse("firstseq"), parse("lastseq")) else {
+            return self.notify(Event::Dropped(DropReason::Malformed));
+        };
+        let requester = self.nodes[i].name.clone();
+        let acked = self.nodes[i].acked;
+        let highest = self.next_seq - 1;
+        let lowest = self.history.front().map_or(self.next_seq, |s| s.seq);
+        let min_gap = self
+            .cfg
+            .max_rexmit_delay
+            .saturating_sub(Duration::from_millis(10));
+        for seq in first..=last.min(first.saturating_add(MAX_REXMIT_PER_REQUEST - 1)) {
+            if seq <= acked {
+                continue;
+            }
+            if seq > highest {
+                self.notify(Event::RexmitTooHigh { seq, max: highest });
+                continue;
+            }
+            if seq < lowest {
+                self.nak(now, &requester, seq, "seqno too low");
+                continue;
+            }
+            match self.history.iter_mut().find(|s| s.seq == seq) {
+                Some(sent) => {
+                    if sent.last_resent.is_some_and(|t| now.mono < t + min_gap) {
+                        continue;
+                    }
+                    sent.last_resent = Some(now.mono);
+                    let again = sent.msg.clone();
+                    self.out.push_back(Command::Send(again));
+                }
+                None => self.nak(now, &requester, seq, "seqno not found"),
+            }
+        }
+    }
+
+    fn nak(&mut self, now: Now, dest: &str, seq: u64, why: &str) {
+        let mut m = Message::with_type("NS_nak_rexmit");
+        m.push_str("firstseq", format!("{seq:x}"));
+        m.push_str("dest", dest);
+        m.push_str("info", why);
+        self.send(now, m);
+    }
+
+    fn on_status(&mut self, now: Now, i: usize, msg: &Message) {
+        let text = msg.get_str("st").unwrap_or_default().to_owned();
+        let name = self.nodes[i].name.clone();
+        if let Some(prev) = self.nodes[i].last_status {
+            let interval = now.mono.since(prev);
+            let was_dead = self.nodes[i].status == NodeStatus::Dead;
+            if interval > self.cfg.warntime && !was_dead {
+                let interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
+                self.notify(Event::LateHeartbeat {
+                    node: name.clone(),
+                    interval_ms,
+                    beyond_deadtime: interval > self.cfg.deadtime,
+                });
+            }
+        }
+        let n = &mut self.nodes[i];
+        n.last_status = Some(now.mono);
+        if let Some(dt) = msg.get_hex("dt").filter(|d| *d > 0) {
+            n.dead_limit = Some(Duration::from_millis(dt));
+        }
+        if text.len() < 2 || text.len() > 31 {
+            return;
+        }
+        let status = NodeStatus::parse(&text).unwrap_or(NodeStatus::Up);
+        if n.status_text != text || n.status == NodeStatus::Dead {
+            n.status_text = text.clone();
+            n.status = status;
+            self.notify(Event::StatusUpdate {
+                node: name,
+                status: text,
+            });
+        }
+    }
+
+    /// Our status heartbeat (spec §3): `st`, `dt` (hex ms, plus the start-up
+    /// margin in the first seconds), `protocol=1`.
+    fn send_status(&mut self, now: Now) {
+        let mut dt = self.cfg.deadtime;
+        if now.mono < self.started + STARTUP_WINDOW {
+            dt += STARTUP_EXTRA_DEADTIME;
+        }
+        let mut m = Message::with_type("status");
+        m.push_str("st", self.local.as_str());
+        m.push_str("dt", format!("{:x}", dt.as_millis()));
+        m.push_str("protocol", "1");
+        self.send(now, m);
+    }
+
+    /// Adds the standard fields (spec §1.4) and queues the message.
+    fn send(&mut self, now: Now, mut m: Message) {
+        let t = m.get_str("t").unwrap_or_default().to_owned();
+        let sequenced = !t.starts_with("NS_");
+        if let Some(dest) = m.get_str("dest").map(str::to_owned) {
+            if let Some(uuid) = self.node(&dest).and_then(|n| n.uuid.clone()) {
+                if m.get("destuuid").is_none() {
+                    m.push("destuuid", Value::Bin(uuid));
+                }
+            }
+        }
+        m.set_str("src", &self.cfg.me);
+        m.set("srcuuid", Value::Bin(self.cfg.uuid.to_vec()));
+        let seq = self.next_seq;
+        if sequenced {
+            m.set_str("seq", format!("{seq:x}"));
+            self.next_seq += 1;
+        }
+        m.set_str("hg", format!("{:x}", self.cfg.generation));
+        m.set_str("ts", format!("{:x}", now.wall_secs));
+        if sequenced {
+            m.set_str("ld", &self.load);
+        }
+        let ttl = usize::from(self.cfg.hopfudge) + self.nodes.len() + self.cfg.ping_nodes;
+        m.set_str("ttl", ttl.to_string());
+        if sequenced {
+            if self.history.len() >= MAX_HISTORY {
+                self.history.pop_front();
+            }
+            self.history.push_back(Sent {
+                seq,
+                msg: m.clone(),
+                last_resent: None,
+            });
+        }
+        self.out.push_back(Command::Send(m));
+    }
+}

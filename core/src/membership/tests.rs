@@ -1,0 +1,711 @@
+//! Membership behaviours, each a plain test on virtual time (spec §3-§7).
+
+use std::time::Duration;
+
+use super::*;
+
+const MS: fn(u64) -> Duration = Duration::from_millis;
+
+fn config(me: &str, nodes: &[&str]) -> MembershipConfig {
+    MembershipConfig {
+        me: me.into(),
+        nodes: nodes.iter().map(|s| (*s).to_owned()).collect(),
+        ping_nodes: 0,
+        links: vec!["eth1".into(), "/dev/ttyS0".into()],
+        keepalive: MS(1000),
+        deadtime: MS(6000),
+        warntime: MS(3000),
+        initdead: MS(12_000),
+        max_rexmit_delay: MS(250),
+        hopfudge: 1,
+        uuid: [if me == "n1" { 1 } else { 2 }; 16],
+        generation: 100,
+        seed: 42,
+    }
+}
+
+fn drain(m: &mut Membership) -> Vec<Command> {
+    std::iter::from_fn(|| m.poll_command()).collect()
+}
+
+fn events(cmds: &[Command]) -> Vec<Event> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Notify(Event::Dropped(_)) => None,
+            Command::Notify(e) => Some(e.clone()),
+            Command::Send(_) => None,
+        })
+        .collect()
+}
+
+fn sent(cmds: &[Command]) -> Vec<Message> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Send(m) => Some(m.clone()),
+            Command::Notify(_) => None,
+        })
+        .collect()
+}
+
+/// A peer's status message as n2 would send it.
+fn status_from(node: &str, gen: u64, seq: u64, st: &str) -> Message {
+    let mut m = Message::with_type("status");
+    m.push_str("st", st);
+    m.push_str("dt", "1770");
+    m.push_str("protocol", "1");
+    m.push_str("src", node);
+    m.push_bin("srcuuid", [2u8; 16]);
+    m.push_str("seq", format!("{seq:x}"));
+    m.push_str("hg", format!("{gen:x}"));
+    m.push_str("ts", "6b075b63");
+    m.push_str("ld", "0.00 0.00 0.00 1/1 1");
+    m.push_str("ttl", "3");
+    m
+}
+
+/// n1 started at t=0, n2 heard at t=0 (comm up), with commands drained.
+fn started_pair() -> Membership {
+    let mut m = Membership::new(config("n1", &["n1", "n2"]), Now::at_millis(0));
+    m.start(Now::at_millis(0));
+    m.handle_message(Now::at_millis(0), 0, status_from("n2", 7, 1, "up"));
+    drain(&mut m);
+    m
+}
+
+fn names(msgs: &[Message]) -> Vec<Vec<String>> {
+    msgs.iter()
+        .map(|m| m.fields().iter().map(|f| f.name.clone()).collect())
+        .collect()
+}
+
+#[test]
+fn start_sends_init_then_up_with_3_0_6_fields_and_startup_deadtime() {
+    let mut m = Membership::new(config("n1", &["n1", "n2"]), Now::at_millis(0));
+    m.start(Now::at_millis(0));
+    let cmds = drain(&mut m);
+    let msgs = sent(&cmds);
+    assert_eq!(msgs.len(), 2);
+    assert_eq!(msgs[0].get_str("st"), Some("init"));
+    assert_eq!(msgs[1].get_str("st"), Some("up"));
+    assert_eq!(events(&cmds), vec![Event::LocalStatus(NodeStatus::Up)]);
+    let order = [
+        "t", "st", "dt", "protocol", "src", "srcuuid", "seq", "hg", "ts", "ld", "ttl",
+    ];
+    assert_eq!(
+        names(&msgs)[0],
+        order.map(String::from).to_vec(),
+        "field order of a real status"
+    );
+    // deadtime 6 s plus the 2 s start-up margin: dt=1f40, as the capture shows.
+    assert_eq!(msgs[0].get_str("dt"), Some("1f40"));
+    assert_eq!(msgs[0].get_str("seq"), Some("1"));
+    assert_eq!(msgs[1].get_str("seq"), Some("2"));
+    assert_eq!(msgs[0].get_str("hg"), Some("64"));
+    assert_eq!(msgs[0].get_str("ttl"), Some("3"), "hopfudge 1 + 2 nodes");
+    assert_eq!(msgs[0].get_bin("srcuuid"), Some(&[1u8; 16][..]));
+}
+
+#[test]
+fn a_single_node_cluster_is_active_at_once() {
+    let mut m = Membership::new(config("n1", &["n1"]), Now::at_millis(0));
+    m.start(Now::at_millis(0));
+    let ev = events(&drain(&mut m));
+    assert_eq!(
+        ev,
+        vec![
+            Event::LocalStatus(NodeStatus::Up),
+            Event::CommUp,
+            Event::LocalStatus(NodeStatus::Active)
+        ]
+    );
+}
+
+#[test]
+fn keepalive_sends_status_every_period_and_dt_drops_the_margin_after_5s() {
+    let mut m = Membership::new(config("n1", &["n1"]), Now::at_millis(0));
+    m.start(Now::at_millis(0));
+    drain(&mut m);
+    let mut times = Vec::new();
+    let mut last_dt = String::new();
+    while let Some(t) = m.poll_timeout() {
+        if t.as_millis() > 7000 {
+            break;
+        }
+        m.handle_timeout(Now::at_millis(t.as_millis()));
+        for msg in sent(&drain(&mut m)) {
+            times.push(t.as_millis());
+            last_dt = msg.get_str("dt").unwrap_or_default().to_owned();
+        }
+    }
+    assert_eq!(times, vec![1000, 2000, 3000, 4000, 5000, 6000, 7000]);
+    assert_eq!(last_dt, "1770", "6000 ms once the start-up window is over");
+}
+
+#[test]
+fn peer_heard_brings_link_up_status_and_comm_up() {
+    let mut m = Membership::new(config("n1", &["n1", "n2"]), Now::at_millis(0));
+    m.start(Now::at_millis(0));
+    drain(&mut m);
+    m.handle_message(Now::at_millis(300), 0, status_from("n2", 7, 1, "up"));
+    let ev = events(&drain(&mut m));
+    assert_eq!(
+        ev,
+        vec![
+            Event::LinkUp {
+                node: "n2".into(),
+                link: "eth1".into()
+            },
+            Event::StatusUpdate {
+                node: "n2".into(),
+                status: "up".into()
+            },
+            Event::CommUp,
+            Event::LocalStatus(NodeStatus::Active),
+        ]
+    );
+    assert_eq!(ev[0].to_string(), "Link n2:eth1 up.");
+    assert_eq!(ev[1].to_string(), "Status update for node n2: status up");
+    assert_eq!(m.node_status("n2"), Some(NodeStatus::Up));
+    assert_eq!(m.local_status(), NodeStatus::Active);
+}
+
+/// `deadtime`: a node silent for deadtime (its own `dt`) is dead, not a millisecond before.
+#[test]
+fn silence_for_deadtime_declares_the_node_dead() {
+    let mut m = started_pair();
+    m.handle_message(Now::at_millis(1000), 0, status_from("n2", 7, 2, "active"));
+    drain(&mut m);
+    // dt=1770 (6000 ms) from n2's status.
+    m.handle_timeout(Now::at_millis(6999));
+    assert!(!events(&drain(&mut m))
+        .iter()
+        .any(|e| matches!(e, Event::NodeDead { .. })));
+    assert_eq!(m.poll_timeout().map(Instant::as_millis), Some(7000));
+    m.handle_timeout(Now::at_millis(7000));
+    let ev = events(&drain(&mut m));
+    assert!(
+        ev.contains(&Event::NodeDead { node: "n2".into() }),
+        "{ev:?}"
+    );
+    assert!(ev.contains(&Event::LinkDead {
+        node: "n2".into(),
+        link: "eth1".into()
+    }));
+    assert_eq!(
+        Event::NodeDead { node: "n2".into() }.to_string(),
+        "node n2: is dead"
+    );
+    assert_eq!(m.node_status("n2"), Some(NodeStatus::Dead));
+}
+
+/// A peer's advertised `dt` is its dead time, even if ours differs (spec §6).
+#[test]
+fn the_peers_own_deadtime_applies() {
+    let mut m = started_pair();
+    let mut s = status_from("n2", 7, 2, "active");
+    s.set_str("dt", "2710"); // 10000 ms
+    m.handle_message(Now::at_millis(1000), 0, s);
+    drain(&mut m);
+    m.handle_timeout(Now::at_millis(7000));
+    assert!(!events(&drain(&mut m)).contains(&Event::NodeDead { node: "n2".into() }));
+    m.handle_timeout(Now::at_millis(11_000));
+    assert!(events(&drain(&mut m)).contains(&Event::NodeDead { node: "n2".into() }));
+}
+
+/// `initdead`: before every node was heard from, silence is judged against initdead.
+#[test]
+fn initdead_applies_before_comm_up() {
+    let mut m = Membership::new(config("n1", &["n1", "n2"]), Now::at_millis(0));
+    m.start(Now::at_millis(0));
+    drain(&mut m);
+    m.handle_timeout(Now::at_millis(6000));
+    assert!(
+        events(&drain(&mut m)).is_empty(),
+        "deadtime alone does not kill a node never heard"
+    );
+    m.handle_timeout(Now::at_millis(12_000));
+    let ev = events(&drain(&mut m));
+    assert_eq!(
+        ev,
+        vec![
+            Event::NodeDead { node: "n2".into() },
+            Event::CommUp,
+            Event::LocalStatus(NodeStatus::Active)
+        ]
+    );
+}
+
+/// `warntime`: a late beat warns and nothing else happens.
+#[test]
+fn late_heartbeat_after_warntime_emits_warning_only() {
+    let mut m = started_pair();
+    m.handle_message(Now::at_millis(3500), 0, status_from("n2", 7, 2, "active"));
+    let ev = events(&drain(&mut m));
+    assert_eq!(
+        ev,
+        vec![
+            Event::LateHeartbeat {
+                node: "n2".into(),
+                interval_ms: 3500,
+                beyond_deadtime: false
+            },
+            Event::StatusUpdate {
+                node: "n2".into(),
+                status: "active".into()
+            },
+        ]
+    );
+    assert_eq!(
+        ev[0].to_string(),
+        "Late heartbeat: Node n2: interval 3500 ms"
+    );
+    assert_eq!(ev[0].level(), Level::Warn);
+}
+
+#[test]
+fn restarted_peer_with_higher_generation_is_accepted_lower_is_a_replay() {
+    let mut m = started_pair();
+    m.handle_message(Now::at_millis(500), 0, status_from("n2", 8, 1, "init"));
+    let ev = events(&drain(&mut m));
+    assert_eq!(ev[0], Event::Restart { node: "n2".into() });
+    assert!(ev.contains(&Event::StatusUpdate {
+        node: "n2".into(),
+        status: "init".into()
+    }));
+    m.handle_message(Now::at_millis(600), 0, status_from("n2", 7, 50, "active"));
+    let cmds = drain(&mut m);
+    assert_eq!(
+        events(&cmds),
+        vec![Event::Replay {
+            node: "n2".into(),
+            gen: 7,
+            curgen: 8
+        }]
+    );
+    assert!(cmds.contains(&Command::Notify(Event::Dropped(DropReason::Replay))));
+    assert_eq!(
+        events(&cmds)[0].to_string(),
+        "should_drop_message: attempted replay attack [n2]? [gen = 7, curgen = 8]"
+    );
+    assert_eq!(
+        m.node_status("n2"),
+        Some(NodeStatus::Init),
+        "a replay changes nothing"
+    );
+}
+
+#[test]
+fn the_same_packet_on_two_media_is_processed_once_and_brings_both_links_up() {
+    let mut m = started_pair();
+    let s = status_from("n2", 7, 2, "active");
+    m.handle_message(Now::at_millis(1000), 0, s.clone());
+    m.handle_message(Now::at_millis(1001), 1, s);
+    let cmds = drain(&mut m);
+    let updates = events(&cmds)
+        .iter()
+        .filter(|e| matches!(e, Event::StatusUpdate { .. }))
+        .count();
+    assert_eq!(updates, 1);
+    assert!(events(&cmds).contains(&Event::LinkUp {
+        node: "n2".into(),
+        link: "/dev/ttyS0".into()
+    }));
+    assert!(cmds.contains(&Command::Notify(Event::Dropped(DropReason::Duplicate))));
+}
+
+/// The seed's test: cut one medium, the node stays alive; the link is dead.
+#[test]
+fn one_medium_cut_kills_the_link_not_the_node() {
+    let mut m = started_pair();
+    m.handle_message(Now::at_millis(0), 1, status_from("n2", 7, 1, "up"));
+    drain(&mut m);
+    for k in 1..=8u64 {
+        // From t=1s on, only eth1 (link 0) carries n2's beats.
+        m.handle_message(
+            Now::at_millis(k * 1000),
+            0,
+            status_from("n2", 7, 1 + k, "active"),
+        );
+        m.handle_timeout(Now::at_millis(k * 1000));
+    }
+    let ev = events(&drain(&mut m));
+    assert!(ev.contains(&Event::LinkDead {
+        node: "n2".into(),
+        link: "/dev/ttyS0".into()
+    }));
+    assert!(!ev.contains(&Event::NodeDead { node: "n2".into() }));
+    assert_eq!(m.link_up("n2", 0), Some(true));
+    assert_eq!(m.link_up("n2", 1), Some(false));
+}
+
+#[test]
+fn a_gap_is_asked_for_again_and_filled() {
+    let mut m = started_pair();
+    m.handle_message(Now::at_millis(100), 0, status_from("n2", 7, 4, "up"));
+    let ev = events(&drain(&mut m));
+    assert_eq!(
+        ev[0],
+        Event::LostPackets {
+            node: "n2".into(),
+            count: 2,
+            last: 1,
+            seq: 4
+        }
+    );
+    assert_eq!(ev[0].to_string(), "2 lost packet(s) for [n2] [1:4]");
+    // Requests go out after a delay in [50, 250] ms, then every 250 ms.
+    let first = m.poll_timeout().expect("a request is due");
+    assert!((150..=350).contains(&first.as_millis()), "{first}");
+    m.handle_timeout(Now::at_millis(350));
+    let reqs: Vec<(String, String)> = sent(&drain(&mut m))
+        .iter()
+        .filter(|m| m.get_str("t") == Some("NS_rexmit"))
+        .map(|m| {
+            (
+                m.get_str("firstseq").unwrap_or_default().into(),
+                m.get_str("dest").unwrap_or_default().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reqs,
+        vec![("2".into(), "n2".into()), ("3".into(), "n2".into())]
+    );
+    // Seq 2 arrives (a retransmission); only 3 is asked for again.
+    m.handle_message(Now::at_millis(400), 0, status_from("n2", 7, 2, "up"));
+    drain(&mut m);
+    m.handle_timeout(Now::at_millis(700));
+    let again: Vec<String> = sent(&drain(&mut m))
+        .iter()
+        .filter(|m| m.get_str("t") == Some("NS_rexmit"))
+        .map(|m| m.get_str("firstseq").unwrap_or_default().into())
+        .collect();
+    assert_eq!(again, vec!["3"]);
+    // A NAK ends the asking.
+    let mut nak = Message::with_type("NS_nak_rexmit");
+    nak.push_str("firstseq", "3");
+    nak.push_str("dest", "n1");
+    nak.push_str("info", "seqno not found");
+    nak.push_str("src", "n2");
+    nak.push_str("hg", "7");
+    nak.push_str("ts", "6b075b63");
+    m.handle_message(Now::at_millis(710), 0, nak);
+    let ev = events(&drain(&mut m));
+    assert_eq!(
+        ev,
+        vec![Event::IrretrievablyLost {
+            node: "n2".into(),
+            seq: 3
+        }]
+    );
+    m.handle_timeout(Now::at_millis(2000));
+    assert!(!sent(&drain(&mut m))
+        .iter()
+        .any(|m| m.get_str("t") == Some("NS_rexmit")));
+}
+
+fn rexmit_request(first: u64, last: u64) -> Message {
+    let mut r = Message::with_type("NS_rexmit");
+    r.push_str("dest", "n1");
+    r.push_str("firstseq", first.to_string());
+    r.push_str("lastseq", last.to_string());
+    r.push_str("src", "n2");
+    r.push_str("hg", "7");
+    r.push_str("ts", "6b075b63");
+    r
+}
+
+#[test]
+fn retransmissions_are_identical_rate_limited_and_nakked_when_unknown() {
+    let mut m = Membership::new(config("n1", &["n1", "n2"]), Now::at_millis(0));
+    m.start(Now::at_millis(0));
+    let originals = sent(&drain(&mut m));
+    m.handle_message(Now::at_millis(10), 0, status_from("n2", 7, 1, "up"));
+    drain(&mut m);
+    m.handle_message(Now::at_millis(20), 0, rexmit_request(2, 2));
+    let again = sent(&drain(&mut m));
+    assert_eq!(
+        again,
+        vec![originals[1].clone()],
+        "byte-identical: same seq, same ts"
+    );
+    m.handle_message(Now::at_millis(30), 0, rexmit_request(2, 2));
+    assert!(
+        sent(&drain(&mut m)).is_empty(),
+        "not again within max_rexmit_delay - 10 ms"
+    );
+    m.handle_message(Now::at_millis(40), 0, rexmit_request(99, 99));
+    assert_eq!(
+        events(&drain(&mut m)),
+        vec![Event::RexmitTooHigh { seq: 99, max: 3 }],
+        "seq 3 is the status that announced `active`"
+    );
+}
+
+#[test]
+fn history_is_bounded_and_old_requests_get_a_nak() {
+    let mut m = Membership::new(config("n1", &["n1", "n2"]), Now::at_millis(0));
+    m.start(Now::at_millis(0));
+    m.handle_message(Now::at_millis(1), 0, status_from("n2", 7, 1, "up"));
+    for k in 1..=(MAX_HISTORY as u64 + 20) {
+        m.handle_timeout(Now::at_millis(k * 1000));
+        m.handle_message(
+            Now::at_millis(k * 1000),
+            0,
+            status_from("n2", 7, 1 + k, "active"),
+        );
+    }
+    drain(&mut m);
+    assert!(m.history.len() <= MAX_HISTORY);
+    m.handle_message(Now::at_millis(999_999), 0, rexmit_request(1, 1));
+    let naks: Vec<Message> = sent(&drain(&mut m))
+        .into_iter()
+        .filter(|m| m.get_str("t") == Some("NS_nak_rexmit"))
+        .collect();
+    assert_eq!(naks.len(), 1);
+    assert_eq!(naks[0].get_str("info"), Some("seqno too low"));
+    assert_eq!(naks[0].get_str("dest"), Some("n2"));
+}
+
+#[test]
+fn acks_follow_the_trigger_with_hex_ackseq_and_dest() {
+    let mut m = Membership::new(config("n1", &["n1", "n2"]), Now::at_millis(0));
+    m.start(Now::at_millis(0));
+    drain(&mut m);
+    let trigger = m.nodes[1].ack_trigger;
+    let mut acks = Vec::new();
+    for seq in 1..=30u64 {
+        m.handle_message(
+            Now::at_millis(seq * 100),
+            0,
+            status_from("n2", 7, seq, "up"),
+        );
+        for msg in sent(&drain(&mut m)) {
+            if msg.get_str("t") == Some("NS_ackmsg") {
+                assert_eq!(msg.get_str("dest"), Some("n2"));
+                assert_eq!(msg.get_bin("destuuid"), Some(&[2u8; 16][..]));
+                assert_eq!(msg.get("seq"), None, "NS_ messages carry no seq");
+                assert_eq!(msg.get("ld"), None, "NS_ messages carry no ld");
+                acks.push(msg.get_hex("ackseq").unwrap_or(0));
+            }
+        }
+    }
+    let expected: Vec<u64> = (1..=30).filter(|s| s % 10 == trigger).collect();
+    assert_eq!(acks, expected);
+    let order = [
+        "t", "dest", "ackseq", "destuuid", "src", "srcuuid", "hg", "ts", "ttl",
+    ];
+    let mut m2 = Membership::new(config("n1", &["n1", "n2"]), Now::at_millis(0));
+    m2.start(Now::at_millis(0));
+    drain(&mut m2);
+    let seq = if m2.nodes[1].ack_trigger == 0 {
+        10
+    } else {
+        m2.nodes[1].ack_trigger
+    };
+    m2.handle_message(Now::at_millis(1), 0, status_from("n2", 7, seq, "up"));
+    let ack = sent(&drain(&mut m2))
+        .into_iter()
+        .find(|m| m.get_str("t") == Some("NS_ackmsg"))
+        .expect("an ack");
+    assert_eq!(
+        names(&[ack])[0],
+        order.map(String::from).to_vec(),
+        "field order of a real NS_ackmsg"
+    );
+}
+
+#[test]
+fn shutdown_notice_makes_the_node_dead_at_once() {
+    let mut m = started_pair();
+    let mut bye = Message::with_type("shutdone");
+    bye.push_str("st", "dead");
+    bye.push_str("src", "n2");
+    bye.push_str("seq", "2");
+    bye.push_str("hg", "7");
+    bye.push_str("ts", "6b075b63");
+    m.handle_message(Now::at_millis(500), 0, bye);
+    let ev = events(&drain(&mut m));
+    assert_eq!(
+        ev,
+        vec![
+            Event::ShutdownNotice { node: "n2".into() },
+            Event::StatusUpdate {
+                node: "n2".into(),
+                status: "dead".into()
+            }
+        ]
+    );
+    assert_eq!(ev[0].to_string(), "Received shutdown notice from 'n2'.");
+    assert_eq!(m.node_status("n2"), Some(NodeStatus::Dead));
+}
+
+#[test]
+fn our_shutdown_sends_shutdone_and_stops_beating() {
+    let mut m = started_pair();
+    m.shutdown(Now::at_millis(100));
+    let msgs = sent(&drain(&mut m));
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(
+        (msgs[0].get_str("t"), msgs[0].get_str("st")),
+        (Some("shutdone"), Some("dead"))
+    );
+    m.handle_timeout(Now::at_millis(5000));
+    assert!(sent(&drain(&mut m)).is_empty());
+}
+
+#[test]
+fn messages_for_another_node_update_nothing_but_the_sequence() {
+    let mut m = started_pair();
+    let mut other = status_from("n2", 7, 2, "active");
+    other.set_str("dest", "n3");
+    m.handle_message(Now::at_millis(100), 0, other);
+    assert!(!events(&drain(&mut m))
+        .iter()
+        .any(|e| matches!(e, Event::StatusUpdate { .. })));
+    m.handle_message(Now::at_millis(200), 0, status_from("n2", 7, 3, "active"));
+    let ev = events(&drain(&mut m));
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::LostPackets { .. })),
+        "seq 2 was tracked: {ev:?}"
+    );
+}
+
+#[test]
+fn unknown_nodes_malformed_messages_and_our_own_echo() {
+    let mut m = started_pair();
+    m.handle_message(Now::at_millis(100), 0, status_from("mallory", 1, 1, "up"));
+    assert_eq!(
+        events(&drain(&mut m)),
+        vec![Event::BadNode {
+            name: "mallory".into()
+        }]
+    );
+    let mut no_ts = status_from("n2", 7, 2, "up");
+    no_ts.remove("ts");
+    m.handle_message(Now::at_millis(100), 0, no_ts);
+    assert_eq!(
+        drain(&mut m),
+        vec![Command::Notify(Event::Dropped(DropReason::Malformed))]
+    );
+    let mut no_seq = status_from("n2", 7, 2, "up");
+    no_seq.remove("seq");
+    m.handle_message(Now::at_millis(100), 0, no_seq);
+    assert_eq!(
+        drain(&mut m),
+        vec![Command::Notify(Event::Dropped(DropReason::Malformed))]
+    );
+    let echo = status_from("n1", 100, 5, "active");
+    m.handle_message(Now::at_millis(100), 0, echo.clone());
+    assert_eq!(
+        events(&drain(&mut m)),
+        vec![Event::LinkUp {
+            node: "n1".into(),
+            link: "eth1".into()
+        }]
+    );
+    m.handle_message(Now::at_millis(200), 0, echo);
+    assert!(
+        drain(&mut m).is_empty(),
+        "our own packets change nothing else"
+    );
+}
+
+#[test]
+fn a_dead_node_speaking_with_the_same_generation_is_a_healed_partition() {
+    let mut m = started_pair();
+    m.handle_timeout(Now::at_millis(6000));
+    assert!(events(&drain(&mut m)).contains(&Event::NodeDead { node: "n2".into() }));
+    m.handle_message(Now::at_millis(9000), 0, status_from("n2", 7, 1, "active"));
+    assert_eq!(
+        events(&drain(&mut m)),
+        vec![Event::LinkUp {
+            node: "n2".into(),
+            link: "eth1".into()
+        }],
+        "an old status from before the cut proves the link, nothing more"
+    );
+    assert_eq!(m.node_status("n2"), Some(NodeStatus::Dead));
+    m.handle_message(Now::at_millis(9000), 0, status_from("n2", 7, 9, "active"));
+    let ev = events(&drain(&mut m));
+    assert_eq!(ev[0], Event::PartitionHealed { node: "n2".into() });
+    assert_eq!(ev[0].level(), Level::Crit);
+    assert!(ev.contains(&Event::StatusUpdate {
+        node: "n2".into(),
+        status: "active".into()
+    }));
+}
+
+#[test]
+fn a_replay_does_not_keep_a_link_alive() {
+    let mut m = started_pair();
+    m.handle_message(Now::at_millis(100), 0, status_from("n2", 8, 1, "up"));
+    drain(&mut m);
+    m.handle_timeout(Now::at_millis(6100));
+    drain(&mut m);
+    assert_eq!(m.link_up("n2", 0), Some(false));
+    m.handle_message(Now::at_millis(6200), 0, status_from("n2", 7, 40, "up"));
+    drain(&mut m);
+    assert_eq!(m.link_up("n2", 0), Some(false));
+}
+
+/// Two state machines on a virtual network: they find each other, one is cut off,
+/// the other declares it dead after deadtime, and it comes back.
+#[test]
+fn two_nodes_on_a_virtual_network() {
+    let mut a = Membership::new(config("n1", &["n1", "n2"]), Now::at_millis(0));
+    let mut b = Membership::new(config("n2", &["n1", "n2"]), Now::at_millis(0));
+    a.start(Now::at_millis(0));
+    b.start(Now::at_millis(0));
+    let mut log: Vec<(u64, &str, Event)> = Vec::new();
+    let mut connected = true;
+    let mut t = 0;
+    while t <= 30_000 {
+        if t == 10_000 {
+            connected = false;
+        }
+        if t == 20_000 {
+            connected = true;
+        }
+        let now = Now::at_millis(t);
+        a.handle_timeout(now);
+        b.handle_timeout(now);
+        for _ in 0..2 {
+            let from_a = drain(&mut a);
+            let from_b = drain(&mut b);
+            for c in &from_a {
+                match c {
+                    Command::Send(msg) if connected => b.handle_message(now, 0, msg.clone()),
+                    Command::Notify(e) if !matches!(e, Event::Dropped(_)) => {
+                        log.push((t, "n1", e.clone()))
+                    }
+                    _ => {}
+                }
+            }
+            for c in &from_b {
+                match c {
+                    Command::Send(msg) if connected => a.handle_message(now, 0, msg.clone()),
+                    Command::Notify(e) if !matches!(e, Event::Dropped(_)) => {
+                        log.push((t, "n2", e.clone()))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        t += 100;
+    }
+    let when = |who: &str, e: &Event| {
+        log.iter()
+            .find(|(_, w, x)| *w == who && x == e)
+            .map(|(t, _, _)| *t)
+    };
+    assert_eq!(when("n1", &Event::CommUp), Some(0));
+    assert_eq!(when("n2", &Event::LocalStatus(NodeStatus::Active)), Some(0));
+    // The last beat crossed before 10 s; n2 advertised dt 6000 ms.
+    let dead = when("n1", &Event::NodeDead { node: "n2".into() }).expect("n2 declared dead");
+    assert!((15_000..=16_000).contains(&dead), "dead at {dead} ms");
+    let back = when("n1", &Event::PartitionHealed { node: "n2".into() }).expect("n2 back");
+    assert_eq!(back, 20_000);
+    assert_eq!(a.node_status("n2"), Some(NodeStatus::Active));
+    assert_eq!(b.node_status("n1"), Some(NodeStatus::Active));
+}
