@@ -44,6 +44,24 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon in the foreground (as systemd runs it) until SIGTERM or SIGINT,
+    /// which stop it gracefully: the other nodes get a shutdown notice.
+    Run {
+        /// Configuration directory (ha.cf, haresources, authkeys) or TOML file.
+        #[arg(
+            short = 'c',
+            long = "config",
+            value_name = "DIR|FILE",
+            default_value = "/etc/ha.d"
+        )]
+        config: PathBuf,
+        /// This node's name (default: `uname -n`, lower-cased, or /etc/ha.d/nodeinfo).
+        #[arg(long, value_name = "NAME")]
+        node_name: Option<String>,
+        /// Where the heartbeat generation and node UUID are kept.
+        #[arg(long, value_name = "DIR", default_value = "/var/lib/heartbeat")]
+        state_dir: PathBuf,
+    },
     /// Validate ha.cf, haresources and authkeys together (or a TOML file) and print the
     /// normalized configuration.
     ///

@@ -4,6 +4,9 @@
 
 mod cli;
 mod inspect;
+mod logging;
+mod run;
+mod state;
 
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
@@ -16,11 +19,20 @@ use hb_conf::{ConfigError, Diagnostic, HostCheck, Loaded};
 use cli::{Cli, Command};
 
 /// The configuration (or a packet) was refused.
-const EXIT_INVALID: u8 = 1;
+pub(crate) const EXIT_INVALID: u8 = 1;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run {
+            config,
+            node_name,
+            state_dir,
+        } => run::run(&run::RunOptions {
+            config: &config,
+            node_name,
+            state_dir: &state_dir,
+        }),
         Command::CheckConfig {
             config,
             node_name,

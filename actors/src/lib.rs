@@ -1,9 +1,13 @@
-//! `hb-actors`: the actix actors of the heartbeat daemon.
+//! `hb-actors`: the actix actors of the heartbeat daemon. Actors only do I/O;
+//! every decision is made in `hb-core`, and the binary in `src/` wires them.
 //!
-//! Nothing lives here yet. The membership issue adds one actor per heartbeat
-//! medium (bcast, ucast, mcast, serial) and the node-status table that owns the
-//! sans-IO state machine of `hb-core`; later issues add the resource manager,
-//! the watchdog feeder and ipfail. Actors only do I/O: every decision is made in
-//! `hb-core`, and the binary in `src/` wires the actors together.
+//! # Layout
+//! * [`messages`]: every message between actors, grouped by receiver.
+//! * [`links`]: one actor per heartbeat medium (UDP: bcast, ucast, mcast).
+//! * [`node_table`]: owns the membership state machine; sends and logs for it.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod links;
+pub mod messages;
+pub mod node_table;

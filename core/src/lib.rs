@@ -9,11 +9,13 @@
 //!   netstring), packet parsing, signing and verification.
 //! * [`auth`]: the `authkeys` methods (crc, md5, sha1) and the key table.
 //! * [`membership`]: who is alive, decided from heartbeats and dead times.
+//! * [`ratelimit`]: bounded reporting of repeated problems.
 //! * [`time`]: the injected clock ([`time::Now`]) and a seeded random generator.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod auth;
 pub mod membership;
+pub mod ratelimit;
 pub mod time;
 pub mod wire;

@@ -1,0 +1,60 @@
+//! Link actors: one per heartbeat medium. They only move bytes: a packet in is
+//! authenticated and handed to the node table; a packet out is written as given.
+//! A link that fails stops; its supervisor restarts it after a growing delay, and
+//! the node keeps running on its other media meanwhile.
+
+pub mod udp;
+
+use std::time::Duration;
+
+/// Restart delay of a failing link: 100 ms doubling to 30 s, reset after a
+/// successful open.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    next: Duration,
+    /// Failures in a row.
+    pub failures: u32,
+}
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff {
+            next: Backoff::FIRST,
+            failures: 0,
+        }
+    }
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(30);
+
+    /// The delay before the next attempt; doubles each time.
+    pub fn next_delay(&mut self) -> Duration {
+        let d = self.next;
+        self.failures += 1;
+        self.next = (self.next * 2).min(Backoff::MAX);
+        d
+    }
+
+    /// The link works again.
+    pub fn reset(&mut self) {
+        *self = Backoff::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_a_ceiling_and_resets() {
+        let mut b = Backoff::default();
+        let delays: Vec<u64> = (0..12).map(|_| b.next_delay().as_millis() as u64).collect();
+        assert_eq!(&delays[..5], &[100, 200, 400, 800, 1600]);
+        assert_eq!(delays[11], 30_000);
+        assert_eq!(b.failures, 12);
+        b.reset();
+        assert_eq!(b.next_delay(), Duration::from_millis(100));
+    }
+}

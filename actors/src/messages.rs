@@ -1,0 +1,41 @@
+//! Every message between actors, grouped by receiver. Commands are imperative,
+//! facts are past tense.
+
+use std::sync::Arc;
+
+use actix::Message;
+use hb_core::membership::LinkId;
+
+// ---- to the node table ------------------------------------------------------------
+
+/// A packet arrived on a link and passed authentication.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct PacketReceived {
+    /// Which link (index into the node table's link names).
+    pub link: LinkId,
+    /// The decoded message.
+    pub msg: hb_core::wire::Message,
+}
+
+/// Leave the cluster: send the shutdown notice. Answers once it has been handed
+/// to the links.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+// ---- to links ---------------------------------------------------------------------
+
+/// Send these bytes (already encoded and signed for this link's format).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct SendPacket {
+    /// The encoded packet.
+    pub bytes: Arc<[u8]>,
+}
+
+/// Answered once every message sent to the link before it has been handled
+/// (mailboxes are FIFO): used at shutdown so the notice leaves before we exit.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Flush;

@@ -1,0 +1,216 @@
+//! The node-status table: owns the sans-IO [`Membership`] and translates its
+//! commands into link sends and log lines. It decides nothing itself.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix::prelude::*;
+use hb_core::auth::KeyTable;
+use hb_core::membership::{Command, DropReason, Event, Level, Membership};
+use hb_core::time::{Instant, Now};
+use hb_core::wire::packet::{self, EncodeOptions};
+use hb_core::wire::Format;
+use slog::{crit, debug, error, info, warn, Logger};
+
+use crate::messages::{PacketReceived, SendPacket, Shutdown};
+
+/// Mailbox size: links use `try_send` and count what does not fit.
+pub const MAILBOX: usize = 1024;
+
+/// A link as the table sees it: where to send, and in which encoding.
+pub struct LinkOut {
+    /// The link actor.
+    pub to: Recipient<SendPacket>,
+    /// Netstring for UDP, text for serial.
+    pub format: Format,
+}
+
+/// Counters of dropped packets, by reason.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Drops {
+    /// Malformed.
+    pub malformed: u64,
+    /// From unknown nodes.
+    pub unknown_node: u64,
+    /// Replays.
+    pub replay: u64,
+    /// Duplicates (normal with several media).
+    pub duplicate: u64,
+}
+
+/// The node-status table actor.
+pub struct NodeTable {
+    core: Membership,
+    keys: Arc<KeyTable>,
+    links: Vec<LinkOut>,
+    /// Whether packets carry the inner `auth=` field (`msgfmt classic`).
+    inner_auth: bool,
+    /// The next `handle_timeout` call; replaced whenever the deadline moves.
+    timer: Option<SpawnHandle>,
+    origin: actix::clock::Instant,
+    /// Bounds the log lines about packets from unknown nodes.
+    bad_node: hb_core::ratelimit::LogLimiter,
+    drops: Drops,
+    log: Logger,
+}
+
+impl NodeTable {
+    /// A table around a membership state machine; `links` are the link actors.
+    pub fn new(
+        core: Membership,
+        keys: Arc<KeyTable>,
+        links: Vec<LinkOut>,
+        inner_auth: bool,
+        log: &Logger,
+    ) -> NodeTable {
+        NodeTable {
+            core,
+            keys,
+            links,
+            inner_auth,
+            timer: None,
+            origin: actix::clock::Instant::now(),
+            bad_node: hb_core::ratelimit::LogLimiter::new(Duration::from_secs(10)),
+            drops: Drops::default(),
+            log: log.new(slog::o!("actor" => "node_table")),
+        }
+    }
+
+    /// Adds the links once they exist (they need the table's address first).
+    pub fn set_links(&mut self, links: Vec<LinkOut>) {
+        self.links = links;
+    }
+
+    fn now(&self) -> Now {
+        let mono = Instant::from_millis(
+            u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX),
+        );
+        let wall_secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Now { mono, wall_secs }
+    }
+
+    /// Carries out everything the core asked for, then re-arms the timer.
+    fn drain(&mut self, ctx: &mut Context<Self>) {
+        while let Some(cmd) = self.core.poll_command() {
+            match cmd {
+                Command::Send(msg) => self.send(&msg),
+                Command::Notify(e) => self.log_event(&e),
+            }
+        }
+        if let Some(h) = self.timer.take() {
+            ctx.cancel_future(h);
+        }
+        if let Some(deadline) = self.core.poll_timeout() {
+            let delay = deadline.since(self.now().mono);
+            self.timer = Some(ctx.run_later(delay, |act, ctx| {
+                act.timer = None;
+                let now = act.now();
+                act.core.handle_timeout(now);
+                act.drain(ctx);
+            }));
+        }
+    }
+
+    fn send(&mut self, msg: &hb_core::wire::Message) {
+        let mut udp: Option<Arc<[u8]>> = None;
+        let mut text: Option<Arc<[u8]>> = None;
+        for link in &self.links {
+            let (slot, opts) = match link.format {
+                Format::Netstring => (
+                    &mut udp,
+                    EncodeOptions {
+                        format: Format::Netstring,
+                        inner_auth: self.inner_auth,
+                    },
+                ),
+                Format::Text => (&mut text, EncodeOptions::SERIAL),
+            };
+            if slot.is_none() {
+                match packet::encode(msg, &self.keys, opts) {
+                    Ok(b) => *slot = Some(Arc::from(b)),
+                    Err(e) => {
+                        error!(self.log, "cannot encode a message: {e}"; "t" => msg.get_str("t").unwrap_or("?"));
+                        return;
+                    }
+                }
+            }
+            if let Some(bytes) = slot.clone() {
+                // A full link mailbox means the link is stuck: dropping a heartbeat
+                // is what a lossy medium does anyway, and the next one follows.
+                let _ = link.to.try_send(SendPacket { bytes });
+            }
+        }
+    }
+
+    fn log_event(&mut self, e: &Event) {
+        match e {
+            Event::Dropped(reason) => {
+                match reason {
+                    DropReason::Malformed => self.drops.malformed += 1,
+                    DropReason::UnknownNode => self.drops.unknown_node += 1,
+                    DropReason::Replay => self.drops.replay += 1,
+                    DropReason::Duplicate => self.drops.duplicate += 1,
+                }
+                return;
+            }
+            Event::BadNode { .. } => {
+                self.drops.unknown_node += 1;
+                if self.bad_node.hit(self.now().mono).is_none() {
+                    return;
+                }
+            }
+            _ => {}
+        }
+        match e.level() {
+            Level::Crit => crit!(self.log, "{e}"),
+            Level::Error => error!(self.log, "{e}"),
+            Level::Warn => warn!(self.log, "{e}"),
+            Level::Info | Level::Notice => info!(self.log, "{e}"),
+            Level::Debug => debug!(self.log, "{e}"),
+        }
+    }
+}
+
+impl Actor for NodeTable {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(MAILBOX);
+        self.origin = actix::clock::Instant::now();
+        let now = self.now();
+        self.core.start(now);
+        self.drain(ctx);
+        // The `ld` field: the first line of /proc/loadavg, refreshed now and then
+        // (a procfs read does not block).
+        ctx.run_interval(Duration::from_secs(5), |act, _| {
+            if let Some(line) = std::fs::read_to_string("/proc/loadavg")
+                .ok()
+                .and_then(|s| s.lines().next().map(str::to_owned))
+            {
+                act.core.set_load(line);
+            }
+        });
+    }
+}
+
+impl Handler<PacketReceived> for NodeTable {
+    type Result = ();
+
+    fn handle(&mut self, msg: PacketReceived, ctx: &mut Context<Self>) {
+        let now = self.now();
+        self.core.handle_message(now, msg.link, msg.msg);
+        self.drain(ctx);
+    }
+}
+
+impl Handler<Shutdown> for NodeTable {
+    type Result = ();
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+        let now = self.now();
+        self.core.shutdown(now);
+        self.drain(ctx);
+    }
+}

@@ -1,0 +1,321 @@
+//! `heartbeat run`: start order of the daemon, in one place.
+//!
+//! configuration -> logger -> state (generation, UUID) -> media plan ->
+//! node table with its link actors -> signals -> graceful stop.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, ToSocketAddrs};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actix::prelude::*;
+use anyhow::Context as _;
+use hb_actors::links::udp::{UdpLink, UdpSpec};
+use hb_actors::messages::{SendPacket, Shutdown};
+use hb_actors::node_table::{LinkOut, NodeTable};
+use hb_conf::model::{GenMethod, Medium, MsgFmt};
+use hb_conf::{Config, HostCheck};
+use hb_core::membership::{Membership, MembershipConfig};
+use hb_core::time::Now;
+use hb_core::wire::Format;
+use slog::{error, info, warn, Logger};
+
+/// Options of `heartbeat run`.
+pub struct RunOptions<'a> {
+    /// Configuration directory or TOML file.
+    pub config: &'a Path,
+    /// Our node name (default: `uname -n`).
+    pub node_name: Option<String>,
+    /// State directory (`hb_generation`, `hb_uuid`).
+    pub state_dir: &'a Path,
+}
+
+/// The UDP links to start: one per interface and port (bcast and ucast lines on
+/// the same interface share a socket), one per mcast line. Link names are the
+/// interface names; several media on one interface are one link, as an operator
+/// reading `Link n2:eth1 up.` expects.
+fn udp_plan(config: &Config, own: &[Ipv4Addr]) -> anyhow::Result<Vec<UdpSpec>> {
+    let mut plain: BTreeMap<(String, u16), (bool, Vec<Ipv4Addr>)> = BTreeMap::new();
+    let mut specs = Vec::new();
+    for m in &config.media {
+        match m {
+            Medium::Bcast { iface, port } => {
+                plain.entry((iface.clone(), *port)).or_default().0 = true
+            }
+            Medium::Ucast { iface, peer, port } => {
+                let addr = resolve(peer)?;
+                let entry = plain.entry((iface.clone(), *port)).or_default();
+                // The same ha.cf on every node lists our own address too: skip it.
+                if !own.contains(&addr) && !entry.1.contains(&addr) {
+                    entry.1.push(addr);
+                }
+            }
+            Medium::Mcast {
+                iface,
+                group,
+                port,
+                ttl,
+                looped,
+            } => specs.push(UdpSpec::Mcast {
+                iface: iface.clone(),
+                group: *group,
+                port: *port,
+                ttl: *ttl,
+                looped: *looped,
+            }),
+            Medium::Serial { device, .. } => anyhow::bail!(
+                "serial medium {}: serial links are not implemented yet in this version",
+                device.display()
+            ),
+        }
+    }
+    let mut out: Vec<UdpSpec> = plain
+        .into_iter()
+        .map(|((iface, port), (broadcast, peers))| UdpSpec::Plain {
+            iface,
+            port,
+            broadcast,
+            peers,
+        })
+        .collect();
+    out.extend(specs);
+    Ok(out)
+}
+
+/// A ucast peer: an address, or a name resolved once at start.
+fn resolve(peer: &str) -> anyhow::Result<Ipv4Addr> {
+    if let Ok(a) = peer.parse() {
+        return Ok(a);
+    }
+    (peer, 0)
+        .to_socket_addrs()
+        .with_context(|| format!("ucast: cannot resolve hostname {peer}"))?
+        .find_map(|a| match a.ip() {
+            std::net::IpAddr::V4(v4) => Some(v4),
+            std::net::IpAddr::V6(_) => None,
+        })
+        .with_context(|| format!("ucast: {peer} has no IPv4 address"))
+}
+
+fn own_addresses() -> Vec<Ipv4Addr> {
+    nix::ifaddrs::getifaddrs()
+        .map(|it| {
+            it.filter_map(|a| {
+                a.address
+                    .and_then(|s| s.as_sockaddr_in().map(|sin| sin.ip()))
+            })
+            .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs the daemon in the foreground until SIGTERM or SIGINT.
+pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<std::process::ExitCode> {
+    let confdir = if opts.config.is_dir() {
+        Some(opts.config)
+    } else {
+        opts.config.parent()
+    };
+    let me = opts.node_name.clone().map_or_else(
+        || hb_conf::host::local_node_name(confdir),
+        |n| n.to_ascii_lowercase(),
+    );
+    let host = HostCheck {
+        local_node: Some(me.clone()),
+        strict: true,
+        init_dir: None,
+    };
+    let loaded = match hb_conf::load(opts.config, &host) {
+        Ok(l) => l,
+        Err(e) => {
+            for d in &e.diagnostics {
+                eprintln!("{d}");
+            }
+            eprintln!("Configuration error, heartbeat not started.");
+            return Ok(std::process::ExitCode::from(crate::EXIT_INVALID));
+        }
+    };
+    let config = loaded.config;
+    let lg = &config.logging;
+    let (log, problems) = crate::logging::root(
+        &me,
+        lg.logfile.as_deref(),
+        lg.debugfile.as_deref(),
+        lg.syslogmsgfmt,
+    );
+    let result = run_with(opts, &me, &config, &loaded.warnings, &problems, &log);
+    if let Err(e) = &result {
+        error!(log, "heartbeat not started: {e:#}");
+    }
+    drop(log); // flushes the log thread
+    result
+}
+
+fn run_with(
+    opts: &RunOptions<'_>,
+    me: &str,
+    config: &Config,
+    warnings: &[hb_conf::Diagnostic],
+    problems: &[String],
+    log: &Logger,
+) -> anyhow::Result<std::process::ExitCode> {
+    for p in problems {
+        warn!(log, "{p}");
+    }
+    for w in warnings {
+        warn!(log, "{}", w.to_string().replace('\n', " "));
+    }
+    if config.logging.logfacility.is_some() {
+        warn!(log, "logfacility: logging to syslog is not implemented yet; logging to the log files and standard error");
+    }
+    info!(log, "**************************");
+    info!(
+        log,
+        "Configuration validated. Starting heartbeat {}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let now_secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    std::fs::create_dir_all(opts.state_dir)
+        .with_context(|| format!("creating {}", opts.state_dir.display()))?;
+    let (generation, note) = crate::state::next_generation(
+        opts.state_dir,
+        now_secs,
+        config.hbgenmethod == GenMethod::Time,
+    )?;
+    if let Some(note) = note {
+        warn!(log, "{note}");
+    }
+    info!(log, "Heartbeat generation: {generation}");
+    let uuid = crate::state::node_uuid(opts.state_dir)?;
+
+    let specs = udp_plan(config, &own_addresses())?;
+    let mut link_names: Vec<String> = Vec::new();
+    let link_of: Vec<usize> = specs
+        .iter()
+        .map(|s| {
+            let name = s.iface().to_owned();
+            link_names
+                .iter()
+                .position(|n| *n == name)
+                .unwrap_or_else(|| {
+                    link_names.push(name);
+                    link_names.len() - 1
+                })
+        })
+        .collect();
+    let mcfg = MembershipConfig {
+        me: me.to_owned(),
+        nodes: config.nodes.clone(),
+        ping_nodes: config.ping_nodes.len(),
+        links: link_names,
+        keepalive: config.timing.keepalive,
+        deadtime: config.timing.deadtime,
+        warntime: config.timing.warntime,
+        initdead: config.timing.initdead,
+        max_rexmit_delay: config.max_rexmit_delay,
+        hopfudge: config.hopfudge,
+        uuid,
+        generation,
+        seed: generation ^ u64::from(std::process::id()),
+    };
+    let keys = Arc::new(config.authkeys.clone());
+    let inner_auth = config.msgfmt == MsgFmt::Classic;
+
+    let system = System::new();
+    let log2 = log.clone();
+    let code = system.block_on(async move {
+        let (specs, link_of) = (specs, link_of);
+        let core = Membership::new(mcfg, Now::at_millis(0));
+        let mut link_addrs: Vec<Addr<UdpLink>> = Vec::new();
+        let table = NodeTable::create(|ctx| {
+            let mut outs = Vec::new();
+            for (spec, link) in specs.iter().zip(link_of.iter().copied()) {
+                describe(&log2, spec);
+                let (spec, keys, table, log) = (
+                    spec.clone(),
+                    Arc::clone(&keys),
+                    ctx.address().recipient(),
+                    log2.clone(),
+                );
+                let addr = Supervisor::start(move |_| UdpLink::new(link, spec, keys, table, &log));
+                outs.push(LinkOut {
+                    to: addr.clone().recipient::<SendPacket>(),
+                    format: Format::Netstring,
+                });
+                link_addrs.push(addr);
+            }
+            NodeTable::new(core, Arc::clone(&keys), outs, inner_auth, &log2)
+        });
+        wait_for_stop_signal(&log2).await;
+        info!(
+            log2,
+            "Heartbeat shutdown in progress. ({})",
+            std::process::id()
+        );
+        let _ = table.send(Shutdown).await;
+        // Mailboxes are FIFO: once a link answers a later message, it has sent the notice.
+        for l in &link_addrs {
+            let _ = l.send(hb_actors::messages::Flush).await;
+        }
+        info!(log2, "{} Heartbeat shutdown complete.", std::process::id());
+        std::process::ExitCode::SUCCESS
+    });
+    Ok(code)
+}
+
+fn describe(log: &Logger, spec: &UdpSpec) {
+    match spec {
+        UdpSpec::Plain {
+            iface,
+            port,
+            broadcast,
+            peers,
+        } => {
+            if *broadcast {
+                info!(
+                    log,
+                    "UDP Broadcast heartbeat started on port {port} ({port}) interface {iface}"
+                );
+            }
+            for p in peers {
+                info!(log, "UDP unicast heartbeat started on port {port} ({port}) interface {iface} to {p}");
+            }
+        }
+        UdpSpec::Mcast {
+            iface, group, port, ..
+        } => {
+            info!(
+                log,
+                "UDP multicast heartbeat started for group {group} port {port} interface {iface}"
+            );
+        }
+    }
+}
+
+async fn wait_for_stop_signal(log: &Logger) {
+    use actix_rt::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio_select(&mut term, &mut int).await;
+        }
+        _ => {
+            error!(log, "cannot install signal handlers; stop with SIGKILL");
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+async fn tokio_select(
+    a: &mut actix_rt::signal::unix::Signal,
+    b: &mut actix_rt::signal::unix::Signal,
+) {
+    let a = Box::pin(a.recv());
+    let b = Box::pin(b.recv());
+    let _ = futures_util::future::select(a, b).await;
+}
