@@ -414,6 +414,18 @@ impl Membership {
                 }
             }
             "NS_rexmit" => self.on_rexmit_request(now, i, &msg),
+            "reqnodes" => {
+                // A joining 3.0.6 node asks one live node for the node list, and
+                // retries every second until someone answers (spec §7). It takes
+                // the list as the truth, so it is the full list of normal nodes.
+                let mut rep = Message::new();
+                rep.push_str("dest", &src);
+                rep.push_str("t", "repnodes");
+                let list: String = self.nodes.iter().map(|n| format!("{} ", n.name)).collect();
+                rep.push_str("nodelist", list);
+                rep.push_str("delnodelist", " ");
+                self.send(now, rep);
+            }
             "NS_nak_rexmit" => {
                 if let Some(seq) = msg.get_hex("firstseq") {
                     self.nodes[i].seq.missing.remove(&seq);

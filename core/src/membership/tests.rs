@@ -709,3 +709,25 @@ fn two_nodes_on_a_virtual_network() {
     assert_eq!(a.node_status("n2"), Some(NodeStatus::Active));
     assert_eq!(b.node_status("n1"), Some(NodeStatus::Active));
 }
+
+#[test]
+fn a_joining_3_0_6_node_asking_for_the_node_list_gets_it() {
+    let mut m = started_pair();
+    let mut req = Message::new();
+    req.push_str("dest", "n1");
+    req.push_str("t", "reqnodes");
+    req.push_str("src", "n2");
+    req.push_str("seq", "2");
+    req.push_str("hg", "7");
+    req.push_str("ts", "6b075b63");
+    m.handle_message(Now::at_millis(100), 0, req);
+    let rep = sent(&drain(&mut m))
+        .into_iter()
+        .find(|m| m.get_str("t") == Some("repnodes"))
+        .expect("a reply");
+    assert_eq!(rep.get_str("dest"), Some("n2"));
+    assert_eq!(rep.get_str("nodelist"), Some("n1 n2 "));
+    assert_eq!(rep.get_str("delnodelist"), Some(" "));
+    assert_eq!(rep.fields()[0].name, "dest", "3.0.6 builds it dest first");
+    assert!(rep.get("seq").is_some(), "a sequenced message");
+}
