@@ -3,6 +3,7 @@
 //! A link that fails stops; its supervisor restarts it after a growing delay, and
 //! the node keeps running on its other media meanwhile.
 
+pub mod serial;
 pub mod udp;
 
 use std::time::Duration;
