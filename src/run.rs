@@ -12,7 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use actix::prelude::*;
 use anyhow::Context as _;
 use hb_actors::links::udp::{UdpLink, UdpSpec};
-use hb_actors::messages::{SendPacket, Shutdown};
+use hb_actors::links::serial::SerialLink;
+use hb_actors::messages::{Flush, SendPacket, Shutdown};
 use hb_actors::node_table::{LinkOut, NodeTable};
 use hb_conf::model::{GenMethod, Medium, MsgFmt};
 use hb_conf::{Config, HostCheck};
@@ -64,10 +65,7 @@ fn udp_plan(config: &Config, own: &[Ipv4Addr]) -> anyhow::Result<Vec<UdpSpec>> {
                 ttl: *ttl,
                 looped: *looped,
             }),
-            Medium::Serial { device, .. } => anyhow::bail!(
-                "serial medium {}: serial links are not implemented yet in this version",
-                device.display()
-            ),
+            Medium::Serial { .. } => {}
         }
     }
     let mut out: Vec<UdpSpec> = plain
@@ -192,20 +190,23 @@ fn run_with(
     let uuid = crate::state::node_uuid(opts.state_dir)?;
 
     let specs = udp_plan(config, &own_addresses())?;
-    let mut link_names: Vec<String> = Vec::new();
-    let link_of: Vec<usize> = specs
+    let serials: Vec<(std::path::PathBuf, u32)> = config
+        .media
         .iter()
-        .map(|s| {
-            let name = s.iface().to_owned();
-            link_names
-                .iter()
-                .position(|n| *n == name)
-                .unwrap_or_else(|| {
-                    link_names.push(name);
-                    link_names.len() - 1
-                })
+        .filter_map(|m| match m {
+            Medium::Serial { device, baud } => Some((device.clone(), *baud)),
+            _ => None,
         })
         .collect();
+    let mut link_names: Vec<String> = Vec::new();
+    let mut link_id = |name: String| {
+        link_names.iter().position(|n| *n == name).unwrap_or_else(|| {
+            link_names.push(name);
+            link_names.len() - 1
+        })
+    };
+    let link_of: Vec<usize> = specs.iter().map(|s| link_id(s.iface().to_owned())).collect();
+    let serial_of: Vec<usize> = serials.iter().map(|(d, _)| link_id(d.display().to_string())).collect();
     let mcfg = MembershipConfig {
         me: me.to_owned(),
         nodes: config.nodes.clone(),
@@ -227,9 +228,9 @@ fn run_with(
     let system = System::new();
     let log2 = log.clone();
     let code = system.block_on(async move {
-        let (specs, link_of) = (specs, link_of);
+        let (specs, link_of, serials, serial_of) = (specs, link_of, serials, serial_of);
         let core = Membership::new(mcfg, Now::at_millis(0));
-        let mut link_addrs: Vec<Addr<UdpLink>> = Vec::new();
+        let mut flushers: Vec<Recipient<Flush>> = Vec::new();
         let table = NodeTable::create(|ctx| {
             let mut outs = Vec::new();
             for (spec, link) in specs.iter().zip(link_of.iter().copied()) {
@@ -245,7 +246,18 @@ fn run_with(
                     to: addr.clone().recipient::<SendPacket>(),
                     format: Format::Netstring,
                 });
-                link_addrs.push(addr);
+                flushers.push(addr.recipient());
+            }
+            for ((device, baud), link) in serials.iter().zip(serial_of.iter().copied()) {
+                info!(log2, "Starting serial heartbeat on tty {} ({baud} baud)", device.display());
+                let (device, baud, keys, table, log) =
+                    (device.clone(), *baud, Arc::clone(&keys), ctx.address().recipient(), log2.clone());
+                let addr = Supervisor::start(move |_| SerialLink::new(link, device, baud, keys, table, &log));
+                outs.push(LinkOut {
+                    to: addr.clone().recipient::<SendPacket>(),
+                    format: Format::Text,
+                });
+                flushers.push(addr.recipient());
             }
             NodeTable::new(core, Arc::clone(&keys), outs, inner_auth, &log2)
         });
@@ -257,8 +269,8 @@ fn run_with(
         );
         let _ = table.send(Shutdown).await;
         // Mailboxes are FIFO: once a link answers a later message, it has sent the notice.
-        for l in &link_addrs {
-            let _ = l.send(hb_actors::messages::Flush).await;
+        for f in &flushers {
+            let _ = f.send(Flush).await;
         }
         info!(log2, "{} Heartbeat shutdown complete.", std::process::id());
         std::process::ExitCode::SUCCESS

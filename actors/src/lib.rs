@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //! * [`messages`]: every message between actors, grouped by receiver.
-//! * [`links`]: one actor per heartbeat medium (UDP: bcast, ucast, mcast).
+//! * [`links`]: one actor per heartbeat medium (UDP: bcast, ucast, mcast; serial).
 //! * [`node_table`]: owns the membership state machine; sends and logs for it.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
