@@ -1,4 +1,8 @@
 //! The root package's single integration-test binary: it runs the real
-//! `heartbeat` executable. Later issues add multi-node tests in network namespaces.
+//! `heartbeat` executable, and multi-node tests in network namespaces
+//! (`harness`), beside Debian's heartbeat 3.0.6 as a real peer.
 
 mod cli;
+mod harness;
+mod harness_selftest;
+mod real_peer;
