@@ -11,8 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use anyhow::Context as _;
-use hb_actors::links::udp::{UdpLink, UdpSpec};
 use hb_actors::links::serial::SerialLink;
+use hb_actors::links::udp::{UdpLink, UdpSpec};
 use hb_actors::messages::{Flush, SendPacket, Shutdown};
 use hb_actors::node_table::{LinkOut, NodeTable};
 use hb_conf::model::{GenMethod, Medium, MsgFmt};
@@ -200,13 +200,22 @@ fn run_with(
         .collect();
     let mut link_names: Vec<String> = Vec::new();
     let mut link_id = |name: String| {
-        link_names.iter().position(|n| *n == name).unwrap_or_else(|| {
-            link_names.push(name);
-            link_names.len() - 1
-        })
+        link_names
+            .iter()
+            .position(|n| *n == name)
+            .unwrap_or_else(|| {
+                link_names.push(name);
+                link_names.len() - 1
+            })
     };
-    let link_of: Vec<usize> = specs.iter().map(|s| link_id(s.iface().to_owned())).collect();
-    let serial_of: Vec<usize> = serials.iter().map(|(d, _)| link_id(d.display().to_string())).collect();
+    let link_of: Vec<usize> = specs
+        .iter()
+        .map(|s| link_id(s.iface().to_owned()))
+        .collect();
+    let serial_of: Vec<usize> = serials
+        .iter()
+        .map(|(d, _)| link_id(d.display().to_string()))
+        .collect();
     let mcfg = MembershipConfig {
         me: me.to_owned(),
         nodes: config.nodes.clone(),
@@ -249,10 +258,21 @@ fn run_with(
                 flushers.push(addr.recipient());
             }
             for ((device, baud), link) in serials.iter().zip(serial_of.iter().copied()) {
-                info!(log2, "Starting serial heartbeat on tty {} ({baud} baud)", device.display());
-                let (device, baud, keys, table, log) =
-                    (device.clone(), *baud, Arc::clone(&keys), ctx.address().recipient(), log2.clone());
-                let addr = Supervisor::start(move |_| SerialLink::new(link, device, baud, keys, table, &log));
+                info!(
+                    log2,
+                    "Starting serial heartbeat on tty {} ({baud} baud)",
+                    device.display()
+                );
+                let (device, baud, keys, table, log) = (
+                    device.clone(),
+                    *baud,
+                    Arc::clone(&keys),
+                    ctx.address().recipient(),
+                    log2.clone(),
+                );
+                let addr = Supervisor::start(move |_| {
+                    SerialLink::new(link, device, baud, keys, table, &log)
+                });
                 outs.push(LinkOut {
                     to: addr.clone().recipient::<SendPacket>(),
                     format: Format::Text,
