@@ -5,4 +5,5 @@
 mod cli;
 mod harness;
 mod harness_selftest;
+mod membership;
 mod real_peer;

@@ -74,7 +74,8 @@ impl HostCheck {
                 Medium::Bcast { iface, .. }
                 | Medium::Ucast { iface, .. }
                 | Medium::Mcast { iface, .. } => {
-                    if !Path::new("/sys/class/net").join(iface).exists() {
+                    // By index, not /sys/class/net: /sys may show another network namespace.
+                    if nix::net::if_::if_nametoindex(iface.as_str()).is_err() {
                         self.report(
                             diags,
                             &m.loc,

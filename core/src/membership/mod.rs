@@ -414,6 +414,17 @@ impl Membership {
                 }
             }
             "NS_rexmit" => self.on_rexmit_request(now, i, &msg),
+            "starting" => {
+                // A 3.0.6 node with auto_failback on/off announces its start and
+                // waits for every peer's resource report before it settles (spec
+                // §8.4). This daemon does not run resources yet: it holds none and
+                // is stable, and says exactly that.
+                let mut rep = Message::with_type("resource");
+                rep.push_str("rsc_hold", "none");
+                rep.push_str("rtype", "full");
+                rep.push_str("isstable", "1");
+                self.send(now, rep);
+            }
             "reqnodes" => {
                 // A joining 3.0.6 node asks one live node for the node list, and
                 // retries every second until someone answers (spec §7). It takes

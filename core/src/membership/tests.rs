@@ -731,3 +731,30 @@ fn a_joining_3_0_6_node_asking_for_the_node_list_gets_it() {
     assert_eq!(rep.fields()[0].name, "dest", "3.0.6 builds it dest first");
     assert!(rep.get("seq").is_some(), "a sequenced message");
 }
+
+#[test]
+fn a_starting_3_0_6_node_hears_that_we_hold_nothing_and_are_stable() {
+    let mut m = started_pair();
+    let mut st = Message::with_type("starting");
+    st.push_str("src", "n2");
+    st.push_str("seq", "2");
+    st.push_str("hg", "7");
+    st.push_str("ts", "6b075b63");
+    m.handle_message(Now::at_millis(100), 0, st);
+    let rep = sent(&drain(&mut m))
+        .into_iter()
+        .find(|m| m.get_str("t") == Some("resource"))
+        .expect("a report");
+    let fields: Vec<(&str, Option<&str>)> = ["rsc_hold", "rtype", "isstable"]
+        .iter()
+        .map(|f| (*f, rep.get_str(f)))
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            ("rsc_hold", Some("none")),
+            ("rtype", Some("full")),
+            ("isstable", Some("1"))
+        ]
+    );
+}
