@@ -96,9 +96,9 @@ echo "   (deadtime 1 s; like 3.0.6, a node advertises 2 s more during its first 
 mark "$work/n1/ha-log"
 kill -KILL "$pid2"
 wait "$pid2" 2>/dev/null || true
-killed=$(date +%s.%N)
+killed=$(date +%s%N)
 wait_for "$work/n1/ha-log" "node n2: is dead" 10
-echo "   (declared dead $(echo "$(date +%s.%N) - $killed" | bc | cut -c1-5) s after the kill, as seen by this script)"
+echo "   (declared dead $(( ($(date +%s%N) - killed) / 1000000 )) ms after the kill, as seen by this script)"
 
 say "n2 comes back with a new generation"
 mark "$work/n1/ha-log"
