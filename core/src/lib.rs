@@ -9,6 +9,7 @@
 //!   netstring), packet parsing, signing and verification.
 //! * [`auth`]: the `authkeys` methods (crc, md5, sha1) and the key table.
 //! * [`membership`]: who is alive, decided from heartbeats and dead times.
+//! * [`resources`]: running resource groups (start/stop order, failures).
 //! * [`ratelimit`]: bounded reporting of repeated problems.
 //! * [`time`]: the injected clock ([`time::Now`]) and a seeded random generator.
 #![forbid(unsafe_code)]
@@ -17,5 +18,6 @@
 pub mod auth;
 pub mod membership;
 pub mod ratelimit;
+pub mod resources;
 pub mod time;
 pub mod wire;
