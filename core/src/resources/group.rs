@@ -38,7 +38,7 @@ pub enum Next {
         /// The operation.
         op: Op,
     },
-    /// Wait this long, then call [`GroupRun::next`] again.
+    /// Wait this long, then call [`GroupRun::next_step`] again.
     Wait(Duration),
     /// Finished.
     Done(Result<(), GroupFailure>),
@@ -131,7 +131,7 @@ impl GroupRun {
     }
 
     /// The next step.
-    pub fn next(&mut self) -> Next {
+    pub fn next_step(&mut self) -> Next {
         let run = |resource, op| Next::Run { resource, op };
         let next = match self.phase {
             Phase::Probe(i) => run(i, Op::Status),
@@ -234,7 +234,7 @@ mod tests {
         let mut steps = Vec::new();
         let mut waits = 0;
         loop {
-            match run.next() {
+            match run.next_step() {
                 Next::Run { resource, op } => {
                     steps.push((resource, op));
                     let ok = match op {
@@ -344,12 +344,12 @@ mod tests {
 
     #[test]
     fn empty_groups_and_unasked_reports() {
-        assert_eq!(GroupRun::acquire(0).next(), Next::Done(Ok(())));
-        assert_eq!(GroupRun::release(0).next(), Next::Done(Ok(())));
+        assert_eq!(GroupRun::acquire(0).next_step(), Next::Done(Ok(())));
+        assert_eq!(GroupRun::release(0).next_step(), Next::Done(Ok(())));
         let mut run = GroupRun::acquire(1);
         run.report(true);
         assert_eq!(
-            run.next(),
+            run.next_step(),
             Next::Run {
                 resource: 0,
                 op: Op::Status
