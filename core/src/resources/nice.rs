@@ -1,0 +1,778 @@
+//! Who holds which resource groups in a two-node cluster with `auto_failback on`
+//! or `off` (heartbeat's "nice_failback", spec §8.3-§8.5), spoken on the wire as
+//! 3.0.6 speaks it: `starting`, `resource rsc_hold=… rtype=full isstable=…`,
+//! `ask_resources rsc_hold=… info=me|other|done`, `hb_takeover`, `stonith`.
+//!
+//! Groups are seen as two sets: *local* (haresources lines naming us) and
+//! *foreign* (the others). The machine says which set to acquire or release; the
+//! caller runs the groups and reports back with [`NiceFailback::done`].
+//!
+//! Like 3.0.6, every message we send is also handled by ourselves at once
+//! ("loopback"): several transitions happen on our own messages.
+//!
+//! ```text
+//! comm up ─> starting ─> STARTING ─(peer resource)─> RSCRCVD ─(peer stable | 10 s)─> STABLE
+//!               └─(peer starting)─> BOTHSTARTING ─(peer resource)─┘
+//! ```
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Duration;
+
+use crate::membership::Level;
+use crate::time::{Instant, Now};
+use crate::wire::Message;
+
+/// How long a node waits in RSCRCVD for the peer's stable report (RQSTDELAY).
+pub const REQUEST_DELAY: Duration = Duration::from_secs(10);
+/// How long a standby request waits for the peer's answer.
+pub const STANDBY_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a running standby may take before it is abandoned.
+pub const STANDBY_LIMIT: Duration = Duration::from_secs(3600);
+/// Retry interval of a delayed auto-failback.
+pub const FAILBACK_RETRY: Duration = Duration::from_secs(1);
+
+/// A set of groups: `none`, `local`, `foreign`, `all` on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Hold(u8);
+
+impl Hold {
+    /// Nothing.
+    pub const NONE: Hold = Hold(0);
+    /// The groups whose preferred node is us.
+    pub const LOCAL: Hold = Hold(1);
+    /// The other groups.
+    pub const FOREIGN: Hold = Hold(2);
+    /// Everything.
+    pub const ALL: Hold = Hold(3);
+
+    /// The wire word.
+    pub fn as_str(self) -> &'static str {
+        ["none", "local", "foreign", "all"][usize::from(self.0 & 3)]
+    }
+
+    /// Parses a wire word; anything else is `none`, as 3.0.6 decodes it.
+    pub fn parse(s: &str) -> Hold {
+        match s {
+            "local" => Hold::LOCAL,
+            "foreign" => Hold::FOREIGN,
+            "all" => Hold::ALL,
+            _ => Hold::NONE,
+        }
+    }
+
+    /// Whether every group of `other` is in this set.
+    pub fn has(self, other: Hold) -> bool {
+        other.0 != 0 && self.0 & other.0 == other.0
+    }
+
+    /// Union.
+    pub fn with(self, other: Hold) -> Hold {
+        Hold(self.0 | other.0)
+    }
+
+    /// Difference.
+    pub fn without(self, other: Hold) -> Hold {
+        Hold(self.0 & !other.0)
+    }
+
+    /// Local and foreign swapped: what the peer calls this set.
+    pub fn mirror(self) -> Hold {
+        Hold(((self.0 & 1) << 1) | ((self.0 & 2) >> 1))
+    }
+
+    /// True for the empty set.
+    pub fn is_none(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl fmt::Display for Hold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The local resource state (3.0.6's `resourcestate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Before communication is up.
+    Init,
+    /// We announced `starting` and wait for the peer's report.
+    Starting,
+    /// Both nodes announced `starting`.
+    BothStarting,
+    /// The peer reported; we wait for it to be stable (or 10 s).
+    RscRcvd,
+    /// Settled.
+    Stable,
+    /// Leaving.
+    Shutdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standby {
+    Not,
+    /// We asked to give up `rsctype`.
+    Me,
+    /// The peer asked; we will take the mirror of `rsctype`.
+    Other,
+    Done,
+}
+
+/// What the machine asks of the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send this message to the cluster (standard fields are added by the sender).
+    Send(Message),
+    /// Acquire these groups, then call [`NiceFailback::done`].
+    Acquire(Hold),
+    /// Release these groups (right to left within each group), then call [`NiceFailback::done`].
+    Release(Hold),
+    /// Log this, with heartbeat's words.
+    Log(Level, String),
+    /// Every group is released: send the shutdown notice and leave.
+    ShutdownReady,
+}
+
+/// What a finished acquisition or release was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Job {
+    /// Taking our own groups at start-up or after a death.
+    TakeLocal,
+    /// Taking over a dead or leaving peer's groups.
+    MachDown,
+    /// Standby: giving up `Hold` (we asked).
+    GiveUp(Hold),
+    /// Standby: taking `Hold` (the peer asked).
+    TakeOver(Hold),
+    /// Graceful shutdown: releasing everything.
+    ShutdownRelease,
+}
+
+/// The two-node resource ownership protocol of one node.
+#[derive(Debug)]
+pub struct NiceFailback {
+    auto_failback: bool,
+    state: State,
+    i_hold: Hold,
+    other_holds: Hold,
+    other_is_stable: bool,
+    rsc_needs_failback: bool,
+    standby: Standby,
+    standby_rsctype: Hold,
+    standby_deadline: Option<Instant>,
+    local_takeover_at: Option<Instant>,
+    failback_retry_at: Option<Instant>,
+    shutting_down: bool,
+    /// Jobs the caller is running, in order.
+    jobs: VecDeque<Job>,
+    announced: bool,
+    out: VecDeque<Action>,
+}
+
+fn resource_msg(hold: Hold, stable: bool, info: Option<&str>) -> Message {
+    let mut m = Message::with_type("resource");
+    m.push_str("rsc_hold", hold.as_str());
+    m.push_str("rtype", "full");
+    m.push_str("isstable", if stable { "1" } else { "0" });
+    if let Some(info) = info {
+        m.push_str("info", info);
+    }
+    m
+}
+
+fn standby_msg(hold: Hold, info: &str) -> Message {
+    let mut m = Message::with_type("ask_resources");
+    m.push_str("rsc_hold", hold.as_str());
+    m.push_str("info", info);
+    m
+}
+
+impl NiceFailback {
+    /// A machine for a node; `auto_failback` is `on` (true) or `off` (false).
+    pub fn new(auto_failback: bool) -> NiceFailback {
+        NiceFailback {
+            auto_failback,
+            state: State::Init,
+            i_hold: Hold::NONE,
+            other_holds: Hold::NONE,
+            other_is_stable: false,
+            rsc_needs_failback: false,
+            standby: Standby::Not,
+            standby_rsctype: Hold::ALL,
+            standby_deadline: None,
+            local_takeover_at: None,
+            failback_retry_at: None,
+            shutting_down: false,
+            jobs: VecDeque::new(),
+            announced: false,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// What we hold (or are acquiring).
+    pub fn holding(&self) -> Hold {
+        self.i_hold
+    }
+
+    /// What the peer last said it holds.
+    pub fn peer_holds(&self) -> Hold {
+        self.other_holds
+    }
+
+    /// `cl_status rscstatus`: `transition` while unsettled, else what we hold.
+    pub fn rscstatus(&self) -> &'static str {
+        if self.is_stable() {
+            self.i_hold.as_str()
+        } else {
+            "transition"
+        }
+    }
+
+    /// The next action, if any.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.out.pop_front()
+    }
+
+    /// When [`NiceFailback::handle_timeout`] must next run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let rsc = (self.state == State::RscRcvd)
+            .then_some(self.local_takeover_at)
+            .flatten();
+        [rsc, self.standby_deadline, self.failback_retry_at]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn log(&mut self, level: Level, text: impl Into<String>) {
+        self.out.push_back(Action::Log(level, text.into()));
+    }
+
+    /// Sends a message: it goes out, and we handle it ourselves at once.
+    fn send(&mut self, now: Now, m: Message) {
+        self.out.push_back(Action::Send(m.clone()));
+        self.handle(now, true, &m);
+    }
+
+    fn send_resources(&mut self, now: Now, stable: bool, info: Option<&str>) {
+        let m = resource_msg(self.i_hold, stable, info);
+        self.send(now, m);
+    }
+
+    fn announce(&mut self, why: &str) {
+        if !self.announced {
+            self.announced = true;
+            self.log(
+                Level::Info,
+                format!("Initial resource acquisition complete ({why})"),
+            );
+        }
+    }
+
+    fn start_job(&mut self, job: Job) {
+        let action = match job {
+            Job::TakeLocal => Action::Acquire(Hold::LOCAL),
+            Job::MachDown => Action::Acquire(Hold::FOREIGN),
+            Job::TakeOver(h) => Action::Acquire(h),
+            Job::GiveUp(h) => Action::Release(h),
+            Job::ShutdownRelease => Action::Release(Hold::ALL),
+        };
+        self.jobs.push_back(job);
+        self.out.push_back(action);
+    }
+
+    /// Communication came up (spec §7): announce `starting`. If the peer was
+    /// declared dead first, [`NiceFailback::peer_dead`] already started the
+    /// takeover and there is nobody to announce to.
+    pub fn comm_up(&mut self, now: Now) {
+        if self.state != State::Init {
+            return;
+        }
+        self.send(now, Message::with_type("starting"));
+        self.state = State::Starting;
+    }
+
+    /// Our own groups, unless the peer holds them or we already do (`req_our_resources`).
+    fn req_our_resources(&mut self, force: bool) {
+        if self.shutting_down {
+            return;
+        }
+        if !force
+            && (self.other_holds.has(Hold::FOREIGN) || self.i_hold.has(Hold::LOCAL))
+            && self.standby == Standby::Not
+        {
+            self.log(Level::Info, "Local Resource acquisition completed. (none)");
+            return;
+        }
+        if self.i_hold.has(Hold::LOCAL) {
+            return;
+        }
+        self.i_hold = self.i_hold.with(Hold::LOCAL);
+        self.start_job(Job::TakeLocal);
+    }
+
+    /// A resource-protocol message arrived (or we sent one: `from_us`). Other
+    /// message types are ignored.
+    pub fn handle(&mut self, now: Now, from_us: bool, msg: &Message) {
+        match msg.get_str("t") {
+            Some("starting") if !from_us => self.on_starting(now),
+            Some("resource") => self.on_resource(now, from_us, msg),
+            Some("ask_resources") => self.on_ask_resources(now, from_us, msg),
+            Some("hb_takeover") if !from_us => {
+                // The peer wants our groups: we go standby for the mirror of its set.
+                let set = Hold::parse(msg.get_str("rsc_hold").unwrap_or("all"));
+                let set = if set.is_none() { Hold::ALL } else { set };
+                self.standby(now, set.mirror());
+            }
+            _ => {}
+        }
+        self.standby_expiry(now);
+    }
+
+    fn on_starting(&mut self, now: Now) {
+        let old = self.state;
+        match old {
+            State::Starting => {
+                self.state = State::BothStarting;
+                self.announce("HB_R_BOTHSTARTING");
+            }
+            State::RscRcvd | State::Stable | State::Shutdown => {}
+            State::Init | State::BothStarting => {
+                let s = old as u8;
+                self.log(
+                    Level::Error,
+                    format!("Received 'starting' message in state {s}"),
+                );
+                return;
+            }
+        }
+        self.other_is_stable = false;
+        let m = resource_msg(self.i_hold, old == State::Stable, None);
+        self.out.push_back(Action::Send(m));
+        if old == State::Starting {
+            // 3.0.6's own reply, looped back, arms the request delay.
+            self.local_takeover_at
+                .get_or_insert(now.mono + REQUEST_DELAY);
+        }
+    }
+
+    fn on_resource(&mut self, now: Now, from_us: bool, msg: &Message) {
+        let Some(hold) = msg.get_str("rsc_hold").map(Hold::parse) else {
+            self.log(Level::Error, "resource message without rsc_hold field.");
+            return;
+        };
+        let full = msg.get_str("rtype") == Some("full");
+        let mut newstate = self.state;
+        match self.state {
+            State::Starting | State::BothStarting => {
+                newstate = State::RscRcvd;
+                if !self.auto_failback && !from_us {
+                    self.announce("T_RESOURCES");
+                }
+            }
+            State::Init => {
+                self.log(Level::Error, "resource message received in state 0");
+                return;
+            }
+            _ => {}
+        }
+        if from_us {
+            self.i_hold = if full {
+                hold
+            } else if hold.is_none() {
+                Hold::NONE
+            } else {
+                self.i_hold.with(hold)
+            };
+            if self.i_hold.has(Hold::LOCAL) {
+                self.announce("T_RESOURCES(us)");
+            }
+            match msg.get_str("info") {
+                Some("mach_down") => {
+                    self.log(Level::Info, "mach_down takeover complete.");
+                    self.i_hold = self.i_hold.with(Hold::FOREIGN);
+                    self.rsc_needs_failback = true;
+                    self.other_is_stable = true;
+                    self.announce("mach_down");
+                }
+                Some("shutdown") => newstate = State::Shutdown,
+                _ => {}
+            }
+        } else {
+            self.other_holds = if full {
+                hold
+            } else if hold.is_none() {
+                Hold::NONE
+            } else {
+                self.other_holds.with(hold)
+            };
+            match msg.get_str("isstable") {
+                Some("1") if !self.other_is_stable => {
+                    self.log(Level::Info, "remote resource transition completed.");
+                    self.other_is_stable = true;
+                    let stable = self.state == State::Stable;
+                    let m = resource_msg(self.i_hold, stable, None);
+                    self.out.push_back(Action::Send(m));
+                    self.perform_auto_failback(now);
+                }
+                Some("1") | None => {}
+                Some(_) => self.other_is_stable = false,
+            }
+            if !matches!(newstate, State::Stable | State::Shutdown) && self.other_is_stable {
+                self.req_our_resources(false);
+                newstate = State::Stable;
+                self.state = State::Stable;
+                let m = resource_msg(self.i_hold, true, None);
+                self.out.push_back(Action::Send(m));
+                self.perform_auto_failback(now);
+                self.announce("T_RESOURCES(them)");
+            }
+        }
+        self.state = newstate;
+        if self.state == State::RscRcvd && self.local_takeover_at.is_none() {
+            self.local_takeover_at = Some(now.mono + REQUEST_DELAY);
+        }
+    }
+
+    /// Time passed: the 10 s request delay, standby expiry, failback retries.
+    pub fn handle_timeout(&mut self, now: Now) {
+        if self.state == State::RscRcvd && self.local_takeover_at.is_some_and(|t| now.mono >= t) {
+            self.state = State::Stable;
+            self.req_our_resources(false);
+            self.log(Level::Info, "local resource transition completed.");
+            self.send_resources(now, true, None);
+        }
+        if self.failback_retry_at.is_some_and(|t| now.mono >= t) {
+            self.failback_retry_at = None;
+            self.perform_auto_failback(now);
+        }
+        self.standby_expiry(now);
+    }
+
+    fn standby_expiry(&mut self, now: Now) {
+        if self.standby_deadline.is_some_and(|t| now.mono >= t) {
+            self.standby_deadline = None;
+            self.other_is_stable = true;
+            self.standby = Standby::Not;
+            self.log(
+                Level::Warn,
+                "No reply to standby request.  Standby request cancelled.",
+            );
+        }
+    }
+
+    fn perform_auto_failback(&mut self, now: Now) {
+        if self.shutting_down
+            || !self.i_hold.has(Hold::FOREIGN)
+            || !self.rsc_needs_failback
+            || !self.auto_failback
+        {
+            self.rsc_needs_failback = false;
+            return;
+        }
+        if self.standby != Standby::Not
+            || !self.other_is_stable
+            || self.state != State::Stable
+            || !self.jobs.is_empty()
+        {
+            self.log(Level::Debug, "Auto failback delayed.");
+            self.failback_retry_at = Some(now.mono + FAILBACK_RETRY);
+            return;
+        }
+        self.rsc_needs_failback = false;
+        self.standby_rsctype = Hold::FOREIGN;
+        self.send(now, standby_msg(Hold::FOREIGN, "me"));
+    }
+
+    /// `heartbeat standby [all|local|foreign]`: give up `set` to the peer.
+    pub fn standby(&mut self, now: Now, set: Hold) {
+        self.standby_rsctype = set;
+        self.send(now, standby_msg(set, "me"));
+    }
+
+    fn on_ask_resources(&mut self, now: Now, from_us: bool, msg: &Message) {
+        if self.state == State::Shutdown {
+            return;
+        }
+        let info = msg.get_str("info").unwrap_or_default();
+        let set = msg.get_str("rsc_hold").map_or(Hold::ALL, Hold::parse);
+        let who = msg
+            .get_str("src")
+            .unwrap_or(if from_us { "we" } else { "peer" })
+            .to_owned();
+        if info == "me" && self.standby_deadline.is_some() {
+            self.log(
+                Level::Warn,
+                format!("Standby in progress- new request from {who} ignored"),
+            );
+            return;
+        }
+        match (self.standby, info, from_us) {
+            (Standby::Not, "me", _) => {
+                if !self.other_is_stable && !from_us {
+                    self.log(
+                        Level::Warn,
+                        format!("standby message [me] from {who} ignored.  Other side is in flux."),
+                    );
+                    return;
+                }
+                if self.state != State::Stable {
+                    self.log(
+                        Level::Warn,
+                        format!(
+                            "standby message [me] from {who} ignored.  local resources in flux."
+                        ),
+                    );
+                    return;
+                }
+                self.other_is_stable = false;
+                self.log(Level::Info, format!("{who} wants to go standby [{set}]"));
+                if from_us {
+                    self.standby = Standby::Me;
+                    self.standby_rsctype = set;
+                    self.standby_deadline = Some(now.mono + STANDBY_REPLY_TIMEOUT);
+                } else {
+                    self.standby = Standby::Other;
+                    self.standby_rsctype = set;
+                    self.standby_deadline = Some(now.mono + STANDBY_LIMIT);
+                    self.out.push_back(Action::Send(standby_msg(set, "other")));
+                }
+            }
+            (Standby::Me, "other", false) => {
+                self.standby_deadline = Some(now.mono + STANDBY_LIMIT);
+                self.log(
+                    Level::Info,
+                    format!("standby: {who} can take our {set} resources"),
+                );
+                // go_standby(ME): give up the set.
+                self.i_hold = self.i_hold.without(set);
+                let m = resource_msg(self.i_hold, false, Some("standby"));
+                self.out.push_back(Action::Send(m));
+                self.log(
+                    Level::Info,
+                    format!("give up {set} HA resources (standby)."),
+                );
+                self.start_job(Job::GiveUp(set));
+            }
+            (Standby::Me, "done", true) => {
+                self.log(
+                    Level::Info,
+                    format!("Local standby process completed [{set}]."),
+                );
+                self.standby = Standby::Done;
+                self.i_hold = self.i_hold.without(set);
+            }
+            (Standby::Other, "done", false) => {
+                self.log(
+                    Level::Info,
+                    format!("standby: acquire [{set}] resources from {who}"),
+                );
+                self.standby = Standby::Done;
+                self.log(
+                    Level::Info,
+                    format!("acquire {} HA resources (standby).", set.mirror()),
+                );
+                self.start_job(Job::TakeOver(set.mirror()));
+            }
+            (Standby::Other, "other", true) => {}
+            (Standby::Done, "done", _) => {
+                self.standby_deadline = None;
+                self.standby = Standby::Not;
+                if from_us {
+                    self.log(
+                        Level::Info,
+                        format!("Standby resource acquisition done [{set}]."),
+                    );
+                    if self.auto_failback {
+                        self.announce("auto_failback");
+                    }
+                    self.i_hold = self.i_hold.with(set.mirror());
+                } else {
+                    self.log(
+                        Level::Info,
+                        format!("Other node completed standby takeover of {set} resources."),
+                    );
+                }
+                self.other_is_stable = true;
+                self.send_resources(now, true, None);
+            }
+            (state, info, _) => {
+                let n = state as u8;
+                self.log(
+                    Level::Error,
+                    format!("Ignored standby message '{info}' from {who} in state {n}"),
+                );
+            }
+        }
+    }
+
+    /// The peer died (or its deadtime expired after a shutdown notice). `heard`:
+    /// we ever heard a packet from it.
+    pub fn peer_dead(&mut self, now: Now, peer: &str, heard: bool) {
+        if self.standby != Standby::Not {
+            self.log(Level::Info, "Cancelling pending standby operation");
+            self.standby = Standby::Not;
+            self.standby_deadline = None;
+            if self.i_hold == Hold::ALL {
+                self.other_is_stable = true;
+            }
+        }
+        if self.shutting_down {
+            return;
+        }
+        self.rsc_needs_failback = true;
+        let need_stonith = !(heard && self.other_holds.is_none());
+        let mut st = Message::with_type("stonith");
+        st.push_str("node", peer);
+        if need_stonith {
+            st.push_str("result", "n_stnth");
+            self.out.push_back(Action::Send(st));
+            self.log(Level::Warn, "No STONITH device configured.");
+            self.log(Level::Warn, "Shared disks are not protected.");
+            self.takeover_from(now, peer);
+        } else {
+            self.log(Level::Info, format!("Dead node {peer} gave up resources."));
+            st.push_str("result", "unneeded");
+            self.out.push_back(Action::Send(st));
+            if self.i_hold == Hold::ALL {
+                self.other_is_stable = true;
+                return;
+            }
+            if !self.i_hold.has(Hold::FOREIGN) {
+                self.takeover_from(now, peer);
+            } else {
+                self.req_our_resources(true);
+            }
+        }
+    }
+
+    /// The peer announced a graceful shutdown (`shutdone`): take over at once.
+    pub fn peer_shutdown(&mut self, now: Now, peer: &str) {
+        self.other_is_stable = true;
+        self.other_holds = Hold::NONE;
+        if self.i_hold != Hold::ALL && !self.shutting_down {
+            self.takeover_from(now, peer);
+        }
+    }
+
+    fn takeover_from(&mut self, now: Now, peer: &str) {
+        if self.shutting_down {
+            self.log(
+                Level::Info,
+                "Resource takeover cancelled - shutdown in progress.",
+            );
+            return;
+        }
+        self.log(
+            Level::Info,
+            format!("Resources being acquired from {peer}."),
+        );
+        self.other_holds = Hold::NONE;
+        self.other_is_stable = true;
+        if !self.i_hold.has(Hold::FOREIGN) {
+            self.i_hold = self.i_hold.with(Hold::FOREIGN);
+            self.start_job(Job::MachDown);
+        }
+        if !self.i_hold.has(Hold::LOCAL) {
+            self.req_our_resources(true);
+        }
+        if self.state == State::Init
+            || self.state == State::Starting
+            || self.state == State::BothStarting
+        {
+            self.state = State::RscRcvd;
+            self.local_takeover_at
+                .get_or_insert(now.mono + REQUEST_DELAY);
+        }
+    }
+
+    /// The caller finished the oldest outstanding acquisition or release.
+    pub fn done(&mut self, now: Now, ok: bool) {
+        let Some(job) = self.jobs.pop_front() else {
+            return;
+        };
+        match job {
+            Job::TakeLocal => {
+                if !ok {
+                    self.i_hold = self.i_hold.without(Hold::LOCAL);
+                }
+                self.log(Level::Info, "Local Resource acquisition completed.");
+                let m = resource_msg(self.i_hold, true, Some("req_our_resources()"));
+                self.send(now, m);
+            }
+            Job::MachDown => {
+                if !ok {
+                    self.i_hold = self.i_hold.without(Hold::FOREIGN);
+                }
+                let mut m = Message::with_type("resource");
+                m.push_str("rsc_hold", "foreign");
+                m.push_str("info", "mach_down");
+                self.send(now, m);
+                if self.state == State::Stable || self.state == State::RscRcvd {
+                    self.send_resources(now, true, None);
+                }
+            }
+            Job::GiveUp(set) => {
+                self.log(
+                    Level::Info,
+                    format!("{set} HA resource release completed (standby)."),
+                );
+                self.send(now, standby_msg(self.standby_rsctype, "done"));
+            }
+            Job::TakeOver(set) => {
+                self.log(
+                    Level::Info,
+                    format!("{set} HA resource acquisition completed (standby)."),
+                );
+                self.send(now, standby_msg(self.standby_rsctype, "done"));
+            }
+            Job::ShutdownRelease => {
+                self.log(Level::Info, "All HA resources relinquished.");
+                self.out.push_back(Action::ShutdownReady);
+            }
+        }
+    }
+
+    fn is_stable(&self) -> bool {
+        self.jobs.is_empty()
+            && self.standby == Standby::Not
+            && self.standby_deadline.is_none()
+            && (self.other_is_stable || self.state == State::Init)
+            && matches!(self.state, State::Stable | State::Shutdown | State::Init)
+    }
+
+    /// Graceful stop: once settled, release everything and report
+    /// [`Action::ShutdownReady`]. Returns false while it must wait (the caller
+    /// asks again after the next resource event, as 3.0.6 delays shutdown until
+    /// resource activity finishes).
+    pub fn shutdown(&mut self, now: Now) -> bool {
+        if self.state == State::Shutdown {
+            return true;
+        }
+        if !self.is_stable() && self.state != State::Init {
+            self.log(
+                Level::Warn,
+                "Shutdown delayed until current resource activity finishes.",
+            );
+            return false;
+        }
+        self.shutting_down = true;
+        self.i_hold = Hold::NONE;
+        self.state = State::Shutdown;
+        let m = resource_msg(Hold::NONE, false, Some("shutdown"));
+        self.send(now, m);
+        self.log(Level::Info, "Giving up all HA resources.");
+        self.start_job(Job::ShutdownRelease);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,458 @@
+//! Two nodes, A and B, each with one group of its own, on virtual time. The
+//! "world" runs every acquisition and release at once and checks the invariant
+//! after each: no group is ever held by two nodes.
+
+use super::*;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct World {
+    /// Owner of A's group and of B's group: 0 = nobody, 1 = A, 2 = B.
+    owner: [u8; 2],
+}
+
+impl World {
+    /// Node `me` (1 or 2) acquires or releases `set` as it sees it.
+    fn apply(&mut self, me: u8, set: Hold, acquire: bool) {
+        for (group, home) in [(0usize, 1u8), (1, 2)] {
+            let wanted = if home == me {
+                Hold::LOCAL
+            } else {
+                Hold::FOREIGN
+            };
+            if !set.has(wanted) {
+                continue;
+            }
+            if acquire {
+                assert!(
+                    self.owner[group] == 0 || self.owner[group] == me,
+                    "node {me} acquires group {group} held by node {}",
+                    self.owner[group]
+                );
+                self.owner[group] = me;
+            } else if self.owner[group] == me {
+                self.owner[group] = 0;
+            }
+        }
+    }
+}
+
+struct Sim {
+    a: NiceFailback,
+    b: NiceFailback,
+    world: World,
+    now: u64,
+    /// Every action with its node and time, for order checks.
+    trace: Vec<(u64, u8, Action)>,
+    a_up: bool,
+    b_up: bool,
+}
+
+impl Sim {
+    fn new(auto_failback: bool) -> Sim {
+        Sim {
+            a: NiceFailback::new(auto_failback),
+            b: NiceFailback::new(auto_failback),
+            world: World::default(),
+            now: 0,
+            trace: Vec::new(),
+            a_up: true,
+            b_up: true,
+        }
+    }
+
+    fn at(&self) -> Now {
+        Now::at_millis(self.now)
+    }
+
+    fn node(&mut self, n: u8) -> &mut NiceFailback {
+        if n == 1 {
+            &mut self.a
+        } else {
+            &mut self.b
+        }
+    }
+
+    /// Delivers everything until both are quiet.
+    fn settle(&mut self) {
+        for _ in 0..1000 {
+            let mut progress = false;
+            for me in [1u8, 2] {
+                let up = if me == 1 { self.a_up } else { self.b_up };
+                while let Some(action) = self.node(me).poll_action() {
+                    progress = true;
+                    self.trace.push((self.now, me, action.clone()));
+                    if !up {
+                        continue;
+                    }
+                    let now = self.at();
+                    match action {
+                        Action::Send(m) => {
+                            let peer_up = if me == 1 { self.b_up } else { self.a_up };
+                            if peer_up {
+                                self.node(3 - me).handle(now, false, &m);
+                            }
+                        }
+                        Action::Acquire(h) => {
+                            self.world.apply(me, h, true);
+                            self.node(me).done(now, true);
+                        }
+                        Action::Release(h) => {
+                            self.world.apply(me, h, false);
+                            self.node(me).done(now, true);
+                        }
+                        Action::Log(..) | Action::ShutdownReady => {}
+                    }
+                }
+            }
+            if !progress {
+                return;
+            }
+        }
+        panic!("the two nodes never settle");
+    }
+
+    /// Advances virtual time, firing timers.
+    fn run_until(&mut self, ms: u64) {
+        while self.now < ms {
+            let next = [self.a.poll_timeout(), self.b.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .map(Instant::as_millis)
+                .filter(|t| *t <= ms)
+                .min();
+            self.now = next.map_or(ms, |t| t.max(self.now));
+            let now = self.at();
+            if self.a_up {
+                self.a.handle_timeout(now);
+            }
+            if self.b_up {
+                self.b.handle_timeout(now);
+            }
+            self.settle();
+            if next.is_none() {
+                self.now = ms;
+            }
+        }
+    }
+
+    fn logs(&self, me: u8) -> Vec<String> {
+        self.trace
+            .iter()
+            .filter_map(|(_, n, a)| match a {
+                Action::Log(_, s) if *n == me => Some(s.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn sent(&self, me: u8) -> Vec<String> {
+        self.trace
+            .iter()
+            .filter_map(|(_, n, a)| match a {
+                Action::Send(m) if *n == me => Some(
+                    m.fields()
+                        .iter()
+                        .map(|f| format!("{}={}", f.name, m.get_str(&f.name).unwrap_or("?")))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn both_up(auto_failback: bool) -> Sim {
+    let mut s = Sim::new(auto_failback);
+    let now = s.at();
+    s.a.comm_up(now);
+    s.b.comm_up(now);
+    s.settle();
+    s.run_until(11_000);
+    s
+}
+
+#[test]
+fn hold_words_and_mirror() {
+    assert_eq!(Hold::parse("foreign").mirror(), Hold::LOCAL);
+    assert_eq!(Hold::ALL.mirror(), Hold::ALL);
+    assert_eq!(Hold::NONE.mirror(), Hold::NONE);
+    assert_eq!(Hold::parse("bogus"), Hold::NONE);
+    assert!(
+        Hold::ALL.has(Hold::LOCAL) && !Hold::LOCAL.has(Hold::FOREIGN) && !Hold::ALL.has(Hold::NONE)
+    );
+}
+
+/// Both start together: after the request delay each holds its own group.
+#[test]
+fn both_starting_each_takes_its_own_after_the_request_delay() {
+    let mut s = Sim::new(true);
+    let now = s.at();
+    s.a.comm_up(now);
+    s.b.comm_up(now);
+    s.settle();
+    assert_eq!(s.a.state(), State::RscRcvd);
+    assert_eq!(s.world.owner, [0, 0], "nothing is taken before the delay");
+    s.run_until(9_999);
+    assert_eq!(s.world.owner, [0, 0]);
+    s.run_until(10_000);
+    assert_eq!(s.world.owner, [1, 2]);
+    assert_eq!((s.a.state(), s.b.state()), (State::Stable, State::Stable));
+    assert_eq!((s.a.holding(), s.b.holding()), (Hold::LOCAL, Hold::LOCAL));
+    assert_eq!(s.a.rscstatus(), "local");
+    assert_eq!(s.sent(1)[0], "t=starting");
+    assert!(s
+        .logs(1)
+        .iter()
+        .any(|l| l.starts_with("Initial resource acquisition complete")));
+}
+
+/// The peer never came (initdead): we take everything, and say why.
+#[test]
+fn a_dead_peer_at_start_means_we_take_everything() {
+    let mut s = Sim::new(true);
+    s.b_up = false;
+    let now = s.at();
+    s.a.peer_dead(now, "b", false);
+    s.a.comm_up(now);
+    s.settle();
+    s.run_until(11_000);
+    assert_eq!(s.world.owner, [1, 1]);
+    assert_eq!(s.a.holding(), Hold::ALL);
+    let sent = s.sent(1);
+    assert_eq!(sent[0], "t=stonith node=b result=n_stnth");
+    assert!(sent
+        .iter()
+        .any(|m| m == "t=resource rsc_hold=foreign info=mach_down"));
+    let logs = s.logs(1);
+    for line in [
+        "No STONITH device configured.",
+        "Resources being acquired from b.",
+        "mach_down takeover complete.",
+    ] {
+        assert!(
+            logs.iter().any(|l| l == line),
+            "{line} missing from {logs:?}"
+        );
+    }
+}
+
+/// `auto_failback on`: the returning owner gets its group back; the holder
+/// releases it before the owner acquires it.
+#[test]
+fn auto_failback_on_returns_the_group_release_before_acquire() {
+    let mut s = Sim::new(true);
+    s.b_up = false;
+    let now = s.at();
+    s.a.peer_dead(now, "b", false);
+    s.a.comm_up(now);
+    s.settle();
+    s.run_until(11_000);
+    assert_eq!(s.world.owner, [1, 1]);
+    // B comes back.
+    s.b_up = true;
+    s.b = NiceFailback::new(true);
+    let now = s.at();
+    s.b.comm_up(now);
+    s.settle();
+    s.run_until(30_000);
+    assert_eq!(s.world.owner, [1, 2], "B's group went home");
+    let release = s
+        .trace
+        .iter()
+        .position(|(_, n, a)| *n == 1 && *a == Action::Release(Hold::FOREIGN));
+    let acquire = s
+        .trace
+        .iter()
+        .position(|(_, n, a)| *n == 2 && *a == Action::Acquire(Hold::LOCAL));
+    assert!(
+        release.is_some() && acquire.is_some() && release < acquire,
+        "{:?}",
+        s.trace
+    );
+    assert!(s
+        .sent(1)
+        .iter()
+        .any(|m| m == "t=ask_resources rsc_hold=foreign info=me"));
+    assert!(s
+        .sent(2)
+        .iter()
+        .any(|m| m == "t=ask_resources rsc_hold=foreign info=other"));
+    assert_eq!((s.a.state(), s.b.state()), (State::Stable, State::Stable));
+    assert_eq!((s.a.rscstatus(), s.b.rscstatus()), ("local", "local"));
+}
+
+/// `auto_failback off`: a healthy holder keeps the group.
+#[test]
+fn auto_failback_off_leaves_the_group_where_it_is() {
+    let mut s = Sim::new(false);
+    s.b_up = false;
+    let now = s.at();
+    s.a.peer_dead(now, "b", false);
+    s.a.comm_up(now);
+    s.settle();
+    s.run_until(11_000);
+    s.b_up = true;
+    s.b = NiceFailback::new(false);
+    let now = s.at();
+    s.b.comm_up(now);
+    s.settle();
+    s.run_until(60_000);
+    assert_eq!(s.world.owner, [1, 1]);
+    assert_eq!(s.b.holding(), Hold::NONE);
+    assert_eq!(s.b.state(), State::Stable);
+    assert_eq!(s.b.peer_holds(), Hold::ALL);
+}
+
+/// A graceful stop releases everything, then the peer takes over at once.
+#[test]
+fn graceful_shutdown_hands_everything_to_the_peer() {
+    let mut s = both_up(true);
+    assert_eq!(s.world.owner, [1, 2]);
+    let now = s.at();
+    assert!(s.a.shutdown(now));
+    s.settle();
+    assert_eq!(s.world.owner, [0, 2], "A released its group");
+    assert!(s
+        .trace
+        .iter()
+        .any(|(_, n, a)| *n == 1 && *a == Action::ShutdownReady));
+    assert!(s
+        .sent(1)
+        .iter()
+        .any(|m| m == "t=resource rsc_hold=none rtype=full isstable=0 info=shutdown"));
+    // A's shutdone reaches B (the membership layer reports it).
+    s.a_up = false;
+    let now = s.at();
+    s.b.peer_shutdown(now, "a");
+    s.settle();
+    assert_eq!(s.world.owner, [2, 2]);
+    assert_eq!(s.b.holding(), Hold::ALL);
+}
+
+/// A shutdown waits while groups are still being acquired.
+#[test]
+fn shutdown_waits_for_resource_activity() {
+    let mut s = Sim::new(true);
+    let now = s.at();
+    s.a.peer_dead(now, "b", false);
+    // The takeover is running: do not complete it yet.
+    assert!(!s.a.shutdown(now));
+    assert!(s.a.poll_action().is_some());
+}
+
+/// `heartbeat standby all` moves everything to the peer; the peer's
+/// `hb_takeover local` brings A's own group back.
+#[test]
+fn standby_moves_groups_to_the_peer() {
+    let mut s = both_up(false);
+    let now = s.at();
+    s.a.standby(now, Hold::ALL);
+    s.settle();
+    assert_eq!(s.world.owner, [2, 2]);
+    assert_eq!((s.a.holding(), s.b.holding()), (Hold::NONE, Hold::ALL));
+    assert!(s
+        .logs(2)
+        .iter()
+        .any(|l| l.ends_with("wants to go standby [all]")));
+    assert!(s
+        .logs(1)
+        .iter()
+        .any(|l| l == "Other node completed standby takeover of all resources."));
+    // hb_takeover from A: B goes standby for what A asks.
+    let mut t = Message::with_type("hb_takeover");
+    t.push_str("rsc_hold", "local");
+    let now = s.at();
+    s.b.handle(now, false, &t);
+    s.settle();
+    assert_eq!(s.world.owner, [1, 2], "A took its own group back");
+}
+
+#[test]
+fn standby_is_refused_while_the_peer_is_in_flux() {
+    let mut s = Sim::new(true);
+    let now = s.at();
+    s.a.comm_up(now);
+    s.settle();
+    // A is still starting when B asks to go standby.
+    let now = s.at();
+    s.a.handle(now, false, &standby_msg(Hold::ALL, "me"));
+    s.settle();
+    let logs = s.logs(1);
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("ignored.  Other side is in flux.")
+                || l.contains("ignored.  local resources in flux.")),
+        "{logs:?}"
+    );
+    assert_eq!(s.world.owner, [0, 0]);
+}
+
+/// A standby request nobody answers is cancelled after 10 s.
+#[test]
+fn an_unanswered_standby_is_cancelled() {
+    let mut s = both_up(true);
+    s.b_up = false;
+    let now = s.at();
+    s.a.standby(now, Hold::LOCAL);
+    s.settle();
+    let start = s.now;
+    s.run_until(start + 10_000);
+    assert!(s
+        .logs(1)
+        .iter()
+        .any(|l| l == "No reply to standby request.  Standby request cancelled."));
+    assert_eq!(s.world.owner[0], 1, "nothing was given up");
+}
+
+/// A crashed peer's group is taken over, with the STONITH notice 3.0.6 sends.
+#[test]
+fn a_crashed_peer_is_taken_over() {
+    let mut s = both_up(true);
+    // Power loss: B and everything it ran are gone.
+    s.b_up = false;
+    s.world.owner[1] = 0;
+    let now = s.at();
+    s.a.peer_dead(now, "b", true);
+    s.settle();
+    assert_eq!(s.world.owner, [1, 1]);
+    assert!(s
+        .sent(1)
+        .iter()
+        .any(|m| m == "t=stonith node=b result=n_stnth"));
+}
+
+/// After a graceful stop, the later death is "gave up resources", with no second takeover.
+#[test]
+fn death_after_a_shutdown_notice_needs_no_stonith() {
+    let mut s = both_up(true);
+    let now = s.at();
+    s.a.shutdown(now);
+    s.settle();
+    s.a_up = false;
+    let now = s.at();
+    s.b.peer_shutdown(now, "a");
+    s.settle();
+    let acquisitions = s
+        .trace
+        .iter()
+        .filter(|(_, n, a)| *n == 2 && matches!(a, Action::Acquire(_)))
+        .count();
+    let now = s.at();
+    s.b.peer_dead(now, "a", true);
+    s.settle();
+    assert!(s
+        .sent(2)
+        .iter()
+        .any(|m| m == "t=stonith node=a result=unneeded"));
+    assert!(s
+        .logs(2)
+        .iter()
+        .any(|l| l == "Dead node a gave up resources."));
+    let after = s
+        .trace
+        .iter()
+        .filter(|(_, n, a)| *n == 2 && matches!(a, Action::Acquire(_)))
+        .count();
+    assert_eq!(acquisitions, after);
+}
