@@ -11,3 +11,4 @@
 pub mod links;
 pub mod messages;
 pub mod node_table;
+pub mod scripts;
