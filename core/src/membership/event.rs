@@ -138,6 +138,13 @@ pub enum Event {
         /// The node.
         node: String,
     },
+    /// A message for a higher layer (resources, standby, ...), accepted and for us.
+    Delivered {
+        /// The sender.
+        from: String,
+        /// The message.
+        msg: crate::wire::Message,
+    },
     /// A retransmission we asked for cannot be had.
     IrretrievablyLost {
         /// The node.
@@ -174,7 +181,7 @@ impl Event {
             | Event::IrretrievablyLost { .. }
             | Event::RexmitTooHigh { .. } => Level::Error,
             Event::PartitionHealed { .. } => Level::Crit,
-            Event::Dropped(_) => Level::Debug,
+            Event::Dropped(_) | Event::Delivered { .. } => Level::Debug,
             _ => Level::Info,
         }
     }
@@ -212,6 +219,9 @@ impl fmt::Display for Event {
             Event::TooManyLost { node } => write!(f, "lost a lot of packets! (node {node})"),
             Event::BadNode { name } => write!(f, "process_status_message: bad node [{name}] in message"),
             Event::Dropped(reason) => write!(f, "dropped a message: {reason:?}"),
+            Event::Delivered { from, msg } => {
+                write!(f, "message {} from {from}", msg.get_str("t").unwrap_or("?"))
+            }
             Event::ShutdownNotice { node } => write!(f, "Received shutdown notice from '{node}'."),
             Event::PartitionHealed { node } => write!(f, "Cluster node {node} returning after partition."),
             Event::IrretrievablyLost { node, seq } => write!(f, "Irretrievably lost packet: node {node} seq {seq}"),

@@ -414,17 +414,6 @@ impl Membership {
                 }
             }
             "NS_rexmit" => self.on_rexmit_request(now, i, &msg),
-            "starting" => {
-                // A 3.0.6 node with auto_failback on/off announces its start and
-                // waits for every peer's resource report before it settles (spec
-                // §8.4). This daemon does not run resources yet: it holds none and
-                // is stable, and says exactly that.
-                let mut rep = Message::with_type("resource");
-                rep.push_str("rsc_hold", "none");
-                rep.push_str("rtype", "full");
-                rep.push_str("isstable", "1");
-                self.send(now, rep);
-            }
             "reqnodes" => {
                 // A joining 3.0.6 node asks one live node for the node list, and
                 // retries every second until someone answers (spec §7). It takes
@@ -455,9 +444,20 @@ impl Membership {
                     status: "dead".into(),
                 });
             }
-            _ => {}
+            _ => self.notify(Event::Delivered { from: src, msg }),
         }
         self.check_comm_up(now);
+    }
+
+    /// Sends a message of a higher layer (the resource protocol): the standard
+    /// fields are added, and it goes into the retransmission history.
+    pub fn send_message(&mut self, now: Now, msg: Message) {
+        self.send(now, msg);
+    }
+
+    /// Whether we ever heard from `node` (a node never heard from may hold anything).
+    pub fn heard_from(&self, node: &str) -> bool {
+        self.node(node).is_some_and(|n| n.heard)
     }
 
     // ---- internals -----------------------------------------------------------------

@@ -321,6 +321,10 @@ impl NiceFailback {
     /// A resource-protocol message arrived (or we sent one: `from_us`). Other
     /// message types are ignored.
     pub fn handle(&mut self, now: Now, from_us: bool, msg: &Message) {
+        // Like 3.0.6, the resource protocol listens only from comm-up on.
+        if self.state == State::Init {
+            return;
+        }
         match msg.get_str("t") {
             Some("starting") if !from_us => self.on_starting(now),
             Some("resource") => self.on_resource(now, from_us, msg),
