@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod ipaddr;
 pub mod links;
 pub mod messages;
 pub mod node_table;
