@@ -274,6 +274,17 @@ fn mixed_cluster(media: &str, method: &str) {
     n1.signal(Signal::SIGTERM, |p| {
         p.exe.ends_with("heartbeat") && p.cmdline.contains(" run")
     });
+    let deadline = Instant::now() + SOON;
+    while !String::from_utf8_lossy(&std::fs::read(n2.path(real::LOG)).unwrap_or_default()[from..])
+        .contains("Received shutdown notice from 'n1'.")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "3.0.6 never got our shutdown notice; our log:\n{}",
+            n1.read_file(LOG)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     n2.wait_for_log_from(
         real::LOG,
         from,

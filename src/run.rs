@@ -15,9 +15,11 @@ use hb_actors::links::serial::SerialLink;
 use hb_actors::links::udp::{UdpLink, UdpSpec};
 use hb_actors::messages::{Flush, SendPacket, Shutdown};
 use hb_actors::node_table::{LinkOut, NodeTable};
-use hb_conf::model::{GenMethod, Medium, MsgFmt};
+use hb_actors::resource_mgr::{ResourceManager, ScriptDirs};
+use hb_conf::model::{AutoFailback, GenMethod, Medium, MsgFmt};
 use hb_conf::{Config, HostCheck};
 use hb_core::membership::{Membership, MembershipConfig};
+use hb_core::resources::nice::NiceFailback;
 use hb_core::time::Now;
 use hb_core::wire::Format;
 use slog::{error, info, warn, Logger};
@@ -79,6 +81,17 @@ fn udp_plan(config: &Config, own: &[Ipv4Addr]) -> anyhow::Result<Vec<UdpSpec>> {
         .collect();
     out.extend(specs);
     Ok(out)
+}
+
+/// The directory whose `resource.d/` holds resource scripts.
+fn confdir_of(config: &Path) -> std::path::PathBuf {
+    if config.is_dir() {
+        config.to_path_buf()
+    } else {
+        config
+            .parent()
+            .map_or_else(|| std::path::PathBuf::from("."), Path::to_path_buf)
+    }
 }
 
 /// A ucast peer: an address, or a name resolved once at start.
@@ -233,6 +246,21 @@ fn run_with(
     };
     let keys = Arc::new(config.authkeys.clone());
     let inner_auth = config.msgfmt == MsgFmt::Classic;
+    let auto_failback = match config.auto_failback {
+        AutoFailback::On => true,
+        AutoFailback::Off => false,
+        AutoFailback::Legacy => anyhow::bail!(
+            "auto_failback legacy is not supported: write `auto_failback on` (groups go back to \
+             their home node) or `auto_failback off` (groups stay where they are) in ha.cf. \
+             heartbeat 3.0.6 itself deprecates legacy, and legacy nodes do not interoperate \
+             with on/off nodes"
+        ),
+    };
+    let dirs = ScriptDirs {
+        confdir: confdir_of(opts.config),
+        init_dir: std::path::PathBuf::from("/etc/init.d"),
+    };
+    let groups = config.resources.clone();
 
     let system = System::new();
     let log2 = log.clone();
@@ -279,7 +307,10 @@ fn run_with(
                 });
                 flushers.push(addr.recipient());
             }
+            let rm =
+                ResourceManager::new(me, groups, dirs, ctx.address().recipient(), &log2).start();
             NodeTable::new(core, Arc::clone(&keys), outs, inner_auth, &log2)
+                .with_resources(NiceFailback::new(auto_failback).named(me), rm.recipient())
         });
         wait_for_stop_signal(&log2).await;
         info!(

@@ -4,7 +4,10 @@
 //! # Layout
 //! * [`messages`]: every message between actors, grouped by receiver.
 //! * [`links`]: one actor per heartbeat medium (UDP: bcast, ucast, mcast; serial).
-//! * [`node_table`]: owns the membership state machine; sends and logs for it.
+//! * [`node_table`]: owns the membership and resource-ownership state machines;
+//!   sends, logs and dispatches for them.
+//! * [`resource_mgr`]: runs resource groups (scripts) as the node table asks.
+//! * [`scripts`]: running haresources resource scripts.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -12,4 +15,5 @@ pub mod ipaddr;
 pub mod links;
 pub mod messages;
 pub mod node_table;
+pub mod resource_mgr;
 pub mod scripts;

@@ -1,5 +1,6 @@
-//! The node-status table: owns the sans-IO [`Membership`] and translates its
-//! commands into link sends and log lines. It decides nothing itself.
+//! The node-status table: owns the sans-IO [`Membership`] and, with resource
+//! management, the [`NiceFailback`] protocol machine. It translates their outputs
+//! into link sends, resource jobs and log lines. It decides nothing itself.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -7,12 +8,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use actix::prelude::*;
 use hb_core::auth::KeyTable;
 use hb_core::membership::{Command, DropReason, Event, Level, Membership};
+use hb_core::resources::nice::{Action, NiceFailback};
 use hb_core::time::{Instant, Now};
 use hb_core::wire::packet::{self, EncodeOptions};
 use hb_core::wire::Format;
 use slog::{crit, debug, error, info, warn, Logger};
 
 use crate::messages::{PacketReceived, SendPacket, Shutdown};
+use crate::resource_mgr::{GroupsDone, RunGroups};
 
 /// Mailbox size: links use `try_send` and count what does not fit.
 pub const MAILBOX: usize = 1024;
@@ -41,6 +44,14 @@ pub struct Drops {
 /// The node-status table actor.
 pub struct NodeTable {
     core: Membership,
+    /// Who holds which resource groups; `None` without resource management.
+    nice: Option<NiceFailback>,
+    /// Runs the acquisitions and releases `nice` asks for.
+    resources: Option<Recipient<RunGroups>>,
+    /// A graceful stop waits for running resource work before it can begin.
+    stop_pending: bool,
+    /// Answered once the shutdown notice has been handed to the links.
+    stop_waiters: Vec<tokio::sync::oneshot::Sender<()>>,
     keys: Arc<KeyTable>,
     links: Vec<LinkOut>,
     /// Whether packets carry the inner `auth=` field (`msgfmt classic`).
@@ -65,6 +76,10 @@ impl NodeTable {
     ) -> NodeTable {
         NodeTable {
             core,
+            nice: None,
+            resources: None,
+            stop_pending: false,
+            stop_waiters: Vec::new(),
             keys,
             links,
             inner_auth,
@@ -76,9 +91,15 @@ impl NodeTable {
         }
     }
 
-    /// Adds the links once they exist (they need the table's address first).
-    pub fn set_links(&mut self, links: Vec<LinkOut>) {
-        self.links = links;
+    /// Resource management: the protocol machine and the actor that runs groups.
+    pub fn with_resources(
+        mut self,
+        nice: NiceFailback,
+        resources: Recipient<RunGroups>,
+    ) -> NodeTable {
+        self.nice = Some(nice);
+        self.resources = Some(resources);
+        self
     }
 
     fn now(&self) -> Now {
@@ -91,25 +112,112 @@ impl NodeTable {
         Now { mono, wall_secs }
     }
 
-    /// Carries out everything the core asked for, then re-arms the timer.
+    /// Carries out everything the state machines asked for (each may feed the
+    /// other), answers a finished graceful stop, then re-arms the timer.
     fn drain(&mut self, ctx: &mut Context<Self>) {
-        while let Some(cmd) = self.core.poll_command() {
-            match cmd {
-                Command::Send(msg) => self.send(&msg),
-                Command::Notify(e) => self.log_event(&e),
+        loop {
+            let mut busy = false;
+            while let Some(cmd) = self.core.poll_command() {
+                busy = true;
+                match cmd {
+                    Command::Send(msg) => self.send(&msg),
+                    Command::Notify(e) => {
+                        self.log_event(&e);
+                        self.route(e);
+                    }
+                }
+            }
+            while let Some(action) = self.nice.as_mut().and_then(NiceFailback::poll_action) {
+                busy = true;
+                self.act(action);
+            }
+            // A delayed graceful stop starts as soon as the resources settle.
+            if self.stop_pending {
+                let now = self.now();
+                if self.nice.as_mut().is_none_or(|n| n.shutdown(now)) {
+                    self.stop_pending = false;
+                    if self.nice.is_none() {
+                        self.core.shutdown(now);
+                    }
+                    busy = true;
+                }
+            }
+            if !busy {
+                break;
+            }
+        }
+        if self.core.is_leaving() {
+            // The shutdown notice is in the links' mailboxes.
+            for w in self.stop_waiters.drain(..) {
+                let _ = w.send(());
             }
         }
         if let Some(h) = self.timer.take() {
             ctx.cancel_future(h);
         }
-        if let Some(deadline) = self.core.poll_timeout() {
+        let nice_deadline = self.nice.as_ref().and_then(NiceFailback::poll_timeout);
+        let deadline = [self.core.poll_timeout(), nice_deadline]
+            .into_iter()
+            .flatten()
+            .min();
+        if let Some(deadline) = deadline {
             let delay = deadline.since(self.now().mono);
             self.timer = Some(ctx.run_later(delay, |act, ctx| {
                 act.timer = None;
                 let now = act.now();
                 act.core.handle_timeout(now);
+                if let Some(nice) = act.nice.as_mut() {
+                    nice.handle_timeout(now);
+                }
                 act.drain(ctx);
             }));
+        }
+    }
+
+    /// Membership facts the resource protocol acts on.
+    fn route(&mut self, e: Event) {
+        let now = self.now();
+        let heard = match &e {
+            Event::NodeDead { node } => self.core.heard_from(node),
+            _ => false,
+        };
+        let Some(nice) = self.nice.as_mut() else {
+            return;
+        };
+        match e {
+            Event::CommUp => nice.comm_up(now),
+            Event::NodeDead { node } => nice.peer_dead(now, &node, heard),
+            Event::ShutdownNotice { node } => nice.peer_shutdown(now, &node),
+            Event::Delivered { msg, .. } => nice.handle(now, false, &msg),
+            _ => {}
+        }
+    }
+
+    fn act(&mut self, action: Action) {
+        let now = self.now();
+        match action {
+            Action::Send(m) => self.core.send_message(now, m),
+            Action::Acquire(set) | Action::Release(set) => {
+                let acquire = matches!(action, Action::Acquire(_));
+                let sent = self
+                    .resources
+                    .as_ref()
+                    .is_some_and(|r| r.try_send(RunGroups { acquire, set }).is_ok());
+                if !sent {
+                    error!(
+                        self.log,
+                        "the resource manager is not taking work: {set} groups not handled"
+                    );
+                }
+            }
+            Action::Log(level, text) => match level {
+                Level::Crit => crit!(self.log, "{text}"),
+                Level::Error => error!(self.log, "{text}"),
+                Level::Warn => warn!(self.log, "{text}"),
+                Level::Info | Level::Notice => info!(self.log, "{text}"),
+                Level::Debug => debug!(self.log, "{text}"),
+            },
+            Action::ShutdownReady => self.core.shutdown(now),
         }
     }
 
@@ -155,6 +263,7 @@ impl NodeTable {
                 }
                 return;
             }
+            Event::Delivered { .. } => return,
             Event::BadNode { .. } => {
                 self.drops.unknown_node += 1;
                 if self.bad_node.hit(self.now().mono).is_none() {
@@ -206,11 +315,29 @@ impl Handler<PacketReceived> for NodeTable {
 }
 
 impl Handler<Shutdown> for NodeTable {
+    type Result = ResponseFuture<()>;
+
+    /// Releases the groups, then sends the shutdown notice; answers once the
+    /// notice is in the links' mailboxes.
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) -> ResponseFuture<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.stop_waiters.push(tx);
+        self.stop_pending = true;
+        self.drain(ctx);
+        Box::pin(async move {
+            let _ = rx.await;
+        })
+    }
+}
+
+impl Handler<GroupsDone> for NodeTable {
     type Result = ();
 
-    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+    fn handle(&mut self, done: GroupsDone, ctx: &mut Context<Self>) {
         let now = self.now();
-        self.core.shutdown(now);
+        if let Some(nice) = self.nice.as_mut() {
+            nice.done(now, done.ok);
+        }
         self.drain(ctx);
     }
 }

@@ -455,6 +455,11 @@ impl Membership {
         self.send(now, msg);
     }
 
+    /// True once [`Membership::shutdown`] has run: the notice is out, we are leaving.
+    pub fn is_leaving(&self) -> bool {
+        self.shutting_down
+    }
+
     /// Whether we ever heard from `node` (a node never heard from may hold anything).
     pub fn heard_from(&self, node: &str) -> bool {
         self.node(node).is_some_and(|n| n.heard)

@@ -741,5 +741,11 @@ fn other_messages_are_delivered_to_the_layer_above() {
     st.push_str("hg", "7");
     st.push_str("ts", "6b075b63");
     m.handle_message(Now::at_millis(100), 0, st.clone());
-    assert_eq!(events(&drain(&mut m)), vec![Event::Delivered { from: "n2".into(), msg: st }]);
+    assert_eq!(
+        events(&drain(&mut m)),
+        vec![Event::Delivered {
+            from: "n2".into(),
+            msg: st
+        }]
+    );
 }

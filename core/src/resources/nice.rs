@@ -168,6 +168,10 @@ pub struct NiceFailback {
     /// Jobs the caller is running, in order.
     jobs: VecDeque<Job>,
     announced: bool,
+    /// "Shutdown delayed" was logged for the pending stop.
+    delay_logged: bool,
+    /// Our node name, for log lines about our own requests.
+    me: String,
     out: VecDeque<Action>,
 }
 
@@ -207,8 +211,16 @@ impl NiceFailback {
             shutting_down: false,
             jobs: VecDeque::new(),
             announced: false,
+            delay_logged: false,
+            me: "we".to_owned(),
             out: VecDeque::new(),
         }
+    }
+
+    /// Names our node in log lines (3.0.6 logs `n1 wants to go standby [all]`).
+    pub fn named(mut self, me: &str) -> NiceFailback {
+        self.me = me.to_owned();
+        self
     }
 
     /// The current state.
@@ -507,10 +519,11 @@ impl NiceFailback {
         }
         let info = msg.get_str("info").unwrap_or_default();
         let set = msg.get_str("rsc_hold").map_or(Hold::ALL, Hold::parse);
-        let who = msg
-            .get_str("src")
-            .unwrap_or(if from_us { "we" } else { "peer" })
-            .to_owned();
+        let who = match msg.get_str("src") {
+            Some(src) => src.to_owned(),
+            None if from_us => self.me.clone(),
+            None => "peer".to_owned(),
+        };
         if info == "me" && self.standby_deadline.is_some() {
             self.log(
                 Level::Warn,
@@ -620,14 +633,7 @@ impl NiceFailback {
     /// The peer died (or its deadtime expired after a shutdown notice). `heard`:
     /// we ever heard a packet from it.
     pub fn peer_dead(&mut self, now: Now, peer: &str, heard: bool) {
-        if self.standby != Standby::Not {
-            self.log(Level::Info, "Cancelling pending standby operation");
-            self.standby = Standby::Not;
-            self.standby_deadline = None;
-            if self.i_hold == Hold::ALL {
-                self.other_is_stable = true;
-            }
-        }
+        self.cancel_standby();
         if self.shutting_down {
             return;
         }
@@ -657,8 +663,21 @@ impl NiceFailback {
         }
     }
 
+    fn cancel_standby(&mut self) {
+        if self.standby != Standby::Not {
+            self.log(Level::Info, "Cancelling pending standby operation");
+            self.standby = Standby::Not;
+            self.standby_deadline = None;
+            if self.i_hold == Hold::ALL {
+                self.other_is_stable = true;
+            }
+        }
+    }
+
     /// The peer announced a graceful shutdown (`shutdone`): take over at once.
     pub fn peer_shutdown(&mut self, now: Now, peer: &str) {
+        // A standby with a peer that leaves cannot complete.
+        self.cancel_standby();
         self.other_is_stable = true;
         self.other_holds = Hold::NONE;
         if self.i_hold != Hold::ALL && !self.shutting_down {
@@ -761,10 +780,12 @@ impl NiceFailback {
             return true;
         }
         if !self.is_stable() && self.state != State::Init {
-            self.log(
-                Level::Warn,
-                "Shutdown delayed until current resource activity finishes.",
-            );
+            if !std::mem::replace(&mut self.delay_logged, true) {
+                self.log(
+                    Level::Warn,
+                    "Shutdown delayed until current resource activity finishes.",
+                );
+            }
             return false;
         }
         self.shutting_down = true;

@@ -456,3 +456,35 @@ fn death_after_a_shutdown_notice_needs_no_stonith() {
         .count();
     assert_eq!(acquisitions, after);
 }
+
+/// A peer that leaves in the middle of an auto-failback does not block our stop.
+#[test]
+fn a_peer_leaving_during_a_failback_cancels_it() {
+    let mut s = Sim::new(true);
+    s.b_up = false;
+    let now = s.at();
+    s.a.peer_dead(now, "b", false);
+    s.a.comm_up(now);
+    s.settle();
+    s.run_until(11_000);
+    // B returns and reports itself stable holding nothing: A starts the
+    // failback (ask_resources info=me), and B leaves before answering.
+    let now = s.at();
+    s.a.handle(now, false, &Message::with_type("starting"));
+    s.a.handle(now, false, &resource_msg(Hold::NONE, true, None));
+    s.settle();
+    assert!(s
+        .sent(1)
+        .iter()
+        .any(|m| m == "t=ask_resources rsc_hold=foreign info=me"));
+    assert_eq!(s.a.rscstatus(), "transition");
+    let now = s.at();
+    assert!(!s.a.shutdown(now), "a stop waits for the failback");
+    s.a.peer_shutdown(now, "b");
+    s.settle();
+    let now = s.at();
+    assert!(
+        s.a.shutdown(now),
+        "the stop is not held up by the abandoned failback"
+    );
+}

@@ -1,0 +1,221 @@
+//! The resource manager: runs the acquisitions and releases the node table asks
+//! for, one job at a time, group by group in haresources order, each group step by
+//! step as [`GroupRun`] says. It decides nothing about *who* holds what.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actix::prelude::*;
+use hb_conf::model::{Resource, ResourceGroup};
+use hb_core::resources::group::{GroupFailure, GroupRun, Next, Op};
+use hb_core::resources::nice::Hold;
+use slog::{crit, error, info, Logger};
+
+use crate::scripts;
+
+/// Longest a resource script may run.
+pub const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Acquire or release a set of groups (as the node table's protocol names them).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct RunGroups {
+    /// Acquire (true) or release.
+    pub acquire: bool,
+    /// Which groups: ours (local), the others (foreign), or all.
+    pub set: Hold,
+}
+
+/// A [`RunGroups`] finished: `ok` is false if any group failed.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct GroupsDone {
+    /// Every group of the job succeeded.
+    pub ok: bool,
+}
+
+/// Where resource scripts are found.
+#[derive(Debug, Clone)]
+pub struct ScriptDirs {
+    /// `/etc/ha.d` (its `resource.d/` is searched first).
+    pub confdir: PathBuf,
+    /// `/etc/init.d`.
+    pub init_dir: PathBuf,
+}
+
+/// The resource manager actor.
+pub struct ResourceManager {
+    me: String,
+    groups: Vec<ResourceGroup>,
+    dirs: ScriptDirs,
+    /// Where finished jobs are reported (the node table).
+    table: Recipient<GroupsDone>,
+    /// Jobs waiting; bounded by the protocol (a handful at a time).
+    queue: VecDeque<RunGroups>,
+    busy: bool,
+    log: Logger,
+}
+
+impl ResourceManager {
+    /// A manager for node `me` and the haresources groups.
+    pub fn new(
+        me: &str,
+        groups: Vec<ResourceGroup>,
+        dirs: ScriptDirs,
+        table: Recipient<GroupsDone>,
+        log: &Logger,
+    ) -> ResourceManager {
+        ResourceManager {
+            me: me.to_owned(),
+            groups,
+            dirs,
+            table,
+            queue: VecDeque::new(),
+            busy: false,
+            log: log.new(slog::o!("actor" => "resource_mgr")),
+        }
+    }
+
+    fn selected(&self, set: Hold) -> Vec<ResourceGroup> {
+        self.groups
+            .iter()
+            .filter(|g| {
+                let ours = g.node == self.me;
+                (ours && set.has(Hold::LOCAL)) || (!ours && set.has(Hold::FOREIGN))
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn next_job(&mut self, ctx: &mut Context<Self>) {
+        if self.busy {
+            return;
+        }
+        let Some(job) = self.queue.pop_front() else {
+            return;
+        };
+        self.busy = true;
+        let groups = self.selected(job.set);
+        let (dirs, log, me) = (self.dirs.clone(), self.log.clone(), self.me.clone());
+        let fut = async move {
+            let mut all_ok = true;
+            for g in &groups {
+                let words: Vec<&str> = g.resources.iter().map(|r| r.text.as_str()).collect();
+                let what = format!("{} {}", g.node, words.join(" "));
+                let run = if job.acquire {
+                    info!(log, "Acquiring resource group: {what}");
+                    GroupRun::acquire(g.resources.len())
+                } else {
+                    info!(log, "Releasing resource group: {what}");
+                    GroupRun::release(g.resources.len())
+                };
+                match run_group(run, &g.resources, &dirs, &me, &log).await {
+                    Ok(()) => {}
+                    Err(GroupFailure::StartFailed {
+                        resource,
+                        rollback_clean,
+                    }) => {
+                        all_ok = false;
+                        crit!(
+                            log,
+                            "Giving up resources due to failure of {}",
+                            g.resources[resource].text
+                        );
+                        if !rollback_clean {
+                            crit!(
+                                log,
+                                "Resource STOP failure while giving up group {}: stop it by hand",
+                                g.key()
+                            );
+                        }
+                    }
+                    Err(GroupFailure::StopFailed { resource }) => {
+                        all_ok = false;
+                        crit!(
+                            log,
+                            "Resource STOP failure. {} still runs: group {} is NOT released; stop it by hand before another node takes it",
+                            g.resources[resource].text,
+                            g.key()
+                        );
+                    }
+                }
+            }
+            all_ok
+        };
+        ctx.spawn(fut.into_actor(self).map(|ok, act, ctx| {
+            act.busy = false;
+            if act.table.try_send(GroupsDone { ok }).is_err() {
+                error!(
+                    act.log,
+                    "cannot report finished resource work to the node table"
+                );
+            }
+            act.next_job(ctx);
+        }));
+    }
+}
+
+/// Drives one group to the end.
+async fn run_group(
+    mut run: GroupRun,
+    resources: &[Resource],
+    dirs: &ScriptDirs,
+    me: &str,
+    log: &Logger,
+) -> Result<(), GroupFailure> {
+    loop {
+        match run.next_step() {
+            Next::Run { resource, op } => {
+                let ok = run_op(&resources[resource], op, dirs, me, log).await;
+                run.report(ok);
+            }
+            Next::Wait(d) => actix::clock::sleep(d).await,
+            Next::Done(r) => return r,
+        }
+    }
+}
+
+/// One operation on one resource: its script (`resource.d`, then `init.d`).
+/// For `status`, true means running; otherwise true means success.
+async fn run_op(r: &Resource, op: Op, dirs: &ScriptDirs, me: &str, log: &Logger) -> bool {
+    let script = match scripts::find_script(Some(&dirs.confdir), &dirs.init_dir, &r.script) {
+        Ok(p) => p,
+        Err(e) => {
+            error!(log, "{e}");
+            return false;
+        }
+    };
+    let sop = match op {
+        Op::Start => scripts::Op::Start,
+        Op::Stop => scripts::Op::Stop,
+        Op::Status => scripts::Op::Status,
+    };
+    let env = [
+        ("HA_CURHOST".to_owned(), me.to_owned()),
+        ("HA_NICEFAILBACK".to_owned(), "yes".to_owned()),
+    ];
+    match scripts::run(&script, &r.args, sop, &env, SCRIPT_TIMEOUT, log).await {
+        Ok(outcome) => match op {
+            Op::Status => scripts::is_running(&outcome),
+            _ => outcome.status.success(),
+        },
+        Err(e) => {
+            error!(log, "{e}");
+            false
+        }
+    }
+}
+
+impl Actor for ResourceManager {
+    type Context = Context<Self>;
+}
+
+impl Handler<RunGroups> for ResourceManager {
+    type Result = ();
+
+    fn handle(&mut self, job: RunGroups, ctx: &mut Context<Self>) {
+        self.queue.push_back(job);
+        self.next_job(ctx);
+    }
+}
