@@ -4,6 +4,7 @@
 
 mod cli;
 mod demo;
+mod failover;
 mod harness;
 mod harness_selftest;
 mod membership;

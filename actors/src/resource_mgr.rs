@@ -12,6 +12,7 @@ use hb_core::resources::group::{GroupFailure, GroupRun, Next, Op};
 use hb_core::resources::nice::Hold;
 use slog::{crit, error, info, Logger};
 
+use crate::ipaddr::{IpAddrAgent, IpStatus};
 use crate::scripts;
 
 /// Longest a resource script may run.
@@ -54,6 +55,8 @@ pub struct ResourceManager {
     /// Jobs waiting; bounded by the protocol (a handful at a time).
     queue: VecDeque<RunGroups>,
     busy: bool,
+    /// The built-in service-address resource (it keeps the running ARP announcements).
+    ip: IpAddrAgent,
     log: Logger,
 }
 
@@ -73,6 +76,7 @@ impl ResourceManager {
             table,
             queue: VecDeque::new(),
             busy: false,
+            ip: IpAddrAgent::new(log),
             log: log.new(slog::o!("actor" => "resource_mgr")),
         }
     }
@@ -97,7 +101,12 @@ impl ResourceManager {
         };
         self.busy = true;
         let groups = self.selected(job.set);
-        let (dirs, log, me) = (self.dirs.clone(), self.log.clone(), self.me.clone());
+        let (dirs, log, me, ip) = (
+            self.dirs.clone(),
+            self.log.clone(),
+            self.me.clone(),
+            self.ip.clone(),
+        );
         let fut = async move {
             let mut all_ok = true;
             for g in &groups {
@@ -110,7 +119,7 @@ impl ResourceManager {
                     info!(log, "Releasing resource group: {what}");
                     GroupRun::release(g.resources.len())
                 };
-                match run_group(run, &g.resources, &dirs, &me, &log).await {
+                match run_group(run, &g.resources, &dirs, &me, &ip, &log).await {
                     Ok(()) => {}
                     Err(GroupFailure::StartFailed {
                         resource,
@@ -162,12 +171,13 @@ async fn run_group(
     resources: &[Resource],
     dirs: &ScriptDirs,
     me: &str,
+    ip: &IpAddrAgent,
     log: &Logger,
 ) -> Result<(), GroupFailure> {
     loop {
         match run.next_step() {
             Next::Run { resource, op } => {
-                let ok = run_op(&resources[resource], op, dirs, me, log).await;
+                let ok = run_op(&resources[resource], op, dirs, me, ip, log).await;
                 run.report(ok);
             }
             Next::Wait(d) => actix::clock::sleep(d).await,
@@ -176,9 +186,30 @@ async fn run_group(
     }
 }
 
-/// One operation on one resource: its script (`resource.d`, then `init.d`).
-/// For `status`, true means running; otherwise true means success.
-async fn run_op(r: &Resource, op: Op, dirs: &ScriptDirs, me: &str, log: &Logger) -> bool {
+/// One operation on one resource. For `status`, true means running; otherwise
+/// true means success. A service address (`IPaddr`/`IPaddr2`, or the bare
+/// address) uses the built-in resource unless `resource.d` holds an executable
+/// script of that name, which then runs as 3.0.6 would run it; anything else is a
+/// script from `resource.d`, then `init.d`.
+async fn run_op(
+    r: &Resource,
+    op: Op,
+    dirs: &ScriptDirs,
+    me: &str,
+    ip: &IpAddrAgent,
+    log: &Logger,
+) -> bool {
+    if let Some(spec) = &r.ip {
+        if hb_conf::host::script_path(
+            Some(&dirs.confdir),
+            std::path::Path::new("/nonexistent"),
+            &r.script,
+        )
+        .is_none()
+        {
+            return builtin_ip(spec, op, ip, log).await;
+        }
+    }
     let script = match scripts::find_script(Some(&dirs.confdir), &dirs.init_dir, &r.script) {
         Ok(p) => p,
         Err(e) => {
@@ -204,6 +235,47 @@ async fn run_op(r: &Resource, op: Op, dirs: &ScriptDirs, me: &str, log: &Logger)
             error!(log, "{e}");
             false
         }
+    }
+}
+
+/// The built-in service-address resource.
+async fn builtin_ip(spec: &hb_conf::model::IpSpec, op: Op, ip: &IpAddrAgent, log: &Logger) -> bool {
+    let plan = match ip.plan(spec).await {
+        Ok(p) => p,
+        Err(e) => {
+            error!(log, "IPaddr {}: {e}", spec.addr);
+            return false;
+        }
+    };
+    match op {
+        Op::Start => match ip.start(&plan).await {
+            Ok(started) => {
+                info!(
+                    log,
+                    "IPaddr {}/{} on {} (label {}): up; sending gratuitous ARP",
+                    plan.addr,
+                    plan.prefix,
+                    plan.iface,
+                    started.label
+                );
+                true
+            }
+            Err(e) => {
+                error!(log, "IPaddr {}: {e}", spec.addr);
+                false
+            }
+        },
+        Op::Stop => match ip.stop(&plan).await {
+            Ok(_) => {
+                info!(log, "IPaddr {}: removed", plan.addr);
+                true
+            }
+            Err(e) => {
+                error!(log, "IPaddr {}: {e}", spec.addr);
+                false
+            }
+        },
+        Op::Status => matches!(ip.status(&plan).await, Ok(IpStatus::Running)),
     }
 }
 

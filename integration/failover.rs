@@ -1,0 +1,238 @@
+//! Resource failover between two of our nodes (issue 4): the seed's group with a
+//! service address, a service and `maid::vacuum`, a client on the public net that
+//! asks "who answers on the service address?", power loss, return with
+//! auto_failback on, and a graceful stop.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::{Cluster, Node, Spawned, Topology};
+
+const BIN: &str = env!("CARGO_BIN_EXE_heartbeat");
+const LOG: &str = "/var/log/ha-log";
+const RSC_LOG: &str = "/var/log/rsc.log";
+const VIP: &str = "192.0.2.50";
+const PORT: &str = "7000";
+const LONG: Duration = Duration::from_secs(60);
+
+/// A resource script that records its arguments and keeps its state in /run.
+const SCRIPT: &str = r#"#!/bin/sh
+name=$(basename "$0")
+echo "$name $*" >> /var/log/rsc.log
+state="/run/rsc-$name"
+for a; do op=$a; done
+case "$op" in
+  start) touch "$state" ;;
+  stop) rm -f "$state" ;;
+  status) if [ -e "$state" ]; then echo running; else echo stopped; fi ;;
+esac
+exit 0
+"#;
+
+fn setup(node: &Node) {
+    node.write_file(
+        "/etc/ha.d/ha.cf",
+        "logfile /var/log/ha-log\nkeepalive 200ms\nwarntime 500ms\ndeadtime 1\ninitdead 10\nbcast eth1\nauto_failback on\nnode n1 n2\n",
+        0o644,
+    );
+    node.write_file(
+        "/etc/ha.d/haresources",
+        &format!("n1 {VIP}/24/eth0 svc maid::vacuum\n"),
+        0o644,
+    );
+    node.write_file(
+        "/etc/ha.d/authkeys",
+        "auth 1\n1 sha1 failover-test-key\n",
+        0o600,
+    );
+    node.write_file("/etc/ha.d/resource.d/svc", SCRIPT, 0o755);
+    node.write_file("/etc/ha.d/resource.d/maid", SCRIPT, 0o755);
+    // The package's IPaddr scripts would be used as scripts: take them out so the
+    // built-in service-address resource runs.
+    for s in ["IPaddr", "IPaddr2"] {
+        let _ = std::fs::remove_file(node.path(format!("/etc/ha.d/resource.d/{s}")));
+    }
+}
+
+fn start(node: &Node) -> Spawned {
+    let from = node.log_len(LOG);
+    let d = node.spawn(&[BIN, "run"]);
+    node.wait_for_log_from(LOG, from, &["Local status now set to: 'up'"], LONG);
+    d
+}
+
+/// Who answers on the service address, as the client sees it.
+fn who_answers(client: &Node) -> Option<String> {
+    let out = client.exec(&[
+        "socat",
+        "-u",
+        "-T",
+        "2",
+        &format!("TCP:{VIP}:{PORT},connect-timeout=1"),
+        "-",
+    ]);
+    let name = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && !name.is_empty()).then_some(name)
+}
+
+fn wait_answer(client: &Node, want: &str, nodes: [&Node; 2]) -> Duration {
+    let t = Instant::now();
+    while who_answers(client).as_deref() != Some(want) {
+        if t.elapsed() > LONG {
+            let logs: Vec<String> = nodes
+                .iter()
+                .map(|n| {
+                    format!(
+                        "--- {} ---\n{}\n{}",
+                        n.name(),
+                        n.read_file(LOG),
+                        n.read_file(RSC_LOG)
+                    )
+                })
+                .collect();
+            panic!(
+                "{want} never answered on {VIP}; last answer {:?}\n{}",
+                who_answers(client),
+                logs.join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    t.elapsed()
+}
+
+/// The lines a node's scripts wrote, from line `from` on.
+fn calls(node: &Node, from: usize) -> Vec<String> {
+    std::fs::read_to_string(node.path(RSC_LOG))
+        .unwrap_or_default()
+        .lines()
+        .skip(from)
+        .filter(|l| !l.ends_with(" status"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Waits until the scripts wrote as many lines as expected, then compares.
+fn expect_calls(node: &Node, from: usize, expected: &[&str], why: &str) {
+    let got = crate::harness::wait_until(
+        &format!("{} script calls on {}", expected.len(), node.name()),
+        LONG,
+        || {
+            let c = calls(node, from);
+            (c.len() >= expected.len()).then_some(c)
+        },
+    );
+    assert_eq!(got, expected, "{why}");
+}
+
+fn count(node: &Node) -> usize {
+    std::fs::read_to_string(node.path(RSC_LOG))
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+#[test]
+fn the_seed_group_fails_over_fails_back_and_follows_a_graceful_stop() {
+    let cluster = Cluster::new(&["n1", "n2"], Topology::private_and_public().with_client());
+    let (n1, n2, client) = (cluster.node("n1"), cluster.node("n2"), cluster.client());
+    let mut responders = Vec::new();
+    for node in [n1, n2] {
+        setup(node);
+        // A responder on every node: whoever holds the address answers with its name.
+        responders.push(node.spawn(&[
+            "socat",
+            &format!("TCP-LISTEN:{PORT},fork,reuseaddr"),
+            "SYSTEM:hostname",
+        ]));
+    }
+    let _d1 = start(n1);
+    let d2 = start(n2);
+
+    // n1 takes its group after the start-up exchange.
+    wait_answer(client, "n1", [n1, n2]);
+    expect_calls(
+        n1,
+        0,
+        &["svc start", "maid vacuum start"],
+        "left to right, argv as written",
+    );
+    assert!(calls(n2, 0).is_empty(), "n2 runs nothing");
+
+    // Power loss on n1: every process killed, cables pulled.
+    let before2 = count(n2);
+    n1.kill_all();
+    n1.link_down("eth1");
+    n1.link_down("eth0");
+    let outage = wait_answer(client, "n2", [n1, n2]);
+    eprintln!("power loss of n1: the client reached n2 after {outage:?} (deadtime 1 s)");
+    expect_calls(
+        n2,
+        before2,
+        &["svc start", "maid vacuum start"],
+        "n2 took the group over",
+    );
+    // n1 returns: with auto_failback on, n2 stops the group (right to left)
+    // before n1 starts it.
+    for iface in ["eth0", "eth1"] {
+        n1.link_up(iface);
+    }
+    // n1's resources died with it; its scripts' state goes too, as after a reboot.
+    for s in ["svc", "maid"] {
+        let _ = std::fs::remove_file(n1.path(format!("/run/rsc-{s}")));
+    }
+    n1.exec(&[
+        "ip",
+        "addr",
+        "flush",
+        "dev",
+        "eth0",
+        "to",
+        &format!("{VIP}/32"),
+    ]);
+    // The power loss took n1's responder too.
+    responders.push(n1.spawn(&[
+        "socat",
+        &format!("TCP-LISTEN:{PORT},fork,reuseaddr"),
+        "SYSTEM:hostname",
+    ]));
+    let (before1, before2) = (count(n1), count(n2));
+    let _d1 = start(n1);
+    wait_answer(client, "n1", [n1, n2]);
+    expect_calls(
+        n2,
+        before2,
+        &["maid vacuum stop", "svc stop"],
+        "right to left",
+    );
+    expect_calls(
+        n1,
+        before1,
+        &["svc start", "maid vacuum start"],
+        "n1 took its group back",
+    );
+    n2.wait_for_log(
+        LOG,
+        "Other node completed standby takeover of foreign resources.",
+        LONG,
+    );
+
+    // Graceful stop of n1: n2 takes over without waiting for deadtime.
+    let before2 = count(n2);
+    let stopping = Instant::now();
+    n1.signal(nix::sys::signal::Signal::SIGTERM, |p| {
+        p.exe.ends_with("heartbeat") && p.cmdline.contains(" run")
+    });
+    wait_answer(client, "n2", [n1, n2]);
+    eprintln!(
+        "graceful stop of n1: the client reached n2 after {:?}",
+        stopping.elapsed()
+    );
+    expect_calls(
+        n2,
+        before2,
+        &["svc start", "maid vacuum start"],
+        "n2 took over at the graceful stop",
+    );
+    n2.wait_for_log(LOG, "Received shutdown notice from 'n1'.", LONG);
+    drop(d2);
+}
