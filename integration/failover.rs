@@ -100,6 +100,26 @@ fn wait_answer(client: &Node, want: &str, nodes: [&Node; 2]) -> Duration {
     t.elapsed()
 }
 
+/// A node's eth0 MAC address.
+fn mac(node: &Node) -> String {
+    let out = node.exec_ok(&["ip", "-o", "link", "show", "eth0"]);
+    out.split("link/ether ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The MAC the client's neighbour table has for the service address.
+fn neighbour_mac(client: &Node) -> String {
+    let out = client.exec_ok(&["ip", "neigh", "show", VIP]);
+    out.split("lladdr ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// The lines a node's scripts wrote, from line `from` on.
 fn calls(node: &Node, from: usize) -> Vec<String> {
     std::fs::read_to_string(node.path(RSC_LOG))
@@ -214,6 +234,45 @@ fn the_seed_group_fails_over_fails_back_and_follows_a_graceful_stop() {
         LOG,
         "Other node completed standby takeover of foreign resources.",
         LONG,
+    );
+
+    // `heartbeat standby` on n1 moves the group to n2; `heartbeat takeover` on n1
+    // brings it back. After each move the client's ARP cache names the new owner.
+    let denied = n1.exec(&[
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        BIN,
+        "standby",
+    ]);
+    assert!(
+        !denied.status.success(),
+        "a non-root caller must be refused"
+    );
+    let out = n1.exec(&[BIN, "standby"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_answer(client, "n2", [n1, n2]);
+    assert_eq!(
+        neighbour_mac(client),
+        mac(n2),
+        "the client's ARP cache points to n2"
+    );
+    let out = n1.exec(&[BIN, "takeover"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_answer(client, "n1", [n1, n2]);
+    assert_eq!(
+        neighbour_mac(client),
+        mac(n1),
+        "the client's ARP cache points to n1"
     );
 
     // Graceful stop of n1: n2 takes over without waiting for deadtime.

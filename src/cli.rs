@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// The daemon's run directory (control socket).
+pub const DEFAULT_RUN_DIR: &str = "/run/heartbeat";
+
 const ABOUT: &str =
     "A Linux-HA heartbeat compatible cluster manager: service-IP failover between nodes";
 
@@ -61,6 +64,30 @@ pub enum Command {
         /// Where the heartbeat generation and node UUID are kept.
         #[arg(long, value_name = "DIR", default_value = "/var/lib/heartbeat")]
         state_dir: PathBuf,
+        /// Where the control socket lives.
+        #[arg(long, value_name = "DIR", default_value = DEFAULT_RUN_DIR)]
+        run_dir: PathBuf,
+    },
+    /// Give resource groups to the other node (heartbeat's hb_standby): all (the
+    /// default), local (this node's own groups), foreign (the others), or failback
+    /// (= foreign).
+    Standby {
+        /// Which groups.
+        #[arg(default_value = "all", value_parser = ["all", "local", "foreign", "failback"])]
+        set: String,
+        /// Where the daemon's control socket lives.
+        #[arg(long, value_name = "DIR", default_value = DEFAULT_RUN_DIR)]
+        run_dir: PathBuf,
+    },
+    /// Take resource groups from the other node (heartbeat's hb_takeover): all (the
+    /// default), local, foreign, or failback.
+    Takeover {
+        /// Which groups.
+        #[arg(default_value = "all", value_parser = ["all", "local", "foreign", "failback"])]
+        set: String,
+        /// Where the daemon's control socket lives.
+        #[arg(long, value_name = "DIR", default_value = DEFAULT_RUN_DIR)]
+        run_dir: PathBuf,
     },
     /// Validate ha.cf, haresources and authkeys together (or a TOML file) and print the
     /// normalized configuration.

@@ -28,11 +28,15 @@ fn main() -> ExitCode {
             config,
             node_name,
             state_dir,
+            run_dir,
         } => run::run(&run::RunOptions {
             config: &config,
             node_name,
             state_dir: &state_dir,
+            run_dir: &run_dir,
         }),
+        Command::Standby { set, run_dir } => control(&run_dir, &format!("standby {set}")),
+        Command::Takeover { set, run_dir } => control(&run_dir, &format!("takeover {set}")),
         Command::CheckConfig {
             config,
             node_name,
@@ -164,6 +168,33 @@ fn convert_config(config: &Path, output: Option<&Path>, force: bool) -> anyhow::
             print_diagnostics(&e.diagnostics);
             anyhow::bail!("internal error: {} does not read back", output.display())
         }
+    }
+}
+
+/// Sends one request to the daemon's control socket and prints its answer.
+fn control(run_dir: &Path, request: &str) -> anyhow::Result<ExitCode> {
+    use std::io::{BufRead as _, Write as _};
+    let path = run_dir.join("heartbeat.sock");
+    let mut stream = std::os::unix::net::UnixStream::connect(&path).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot reach the daemon at {}: {e} (is heartbeat running?)",
+            path.display()
+        )
+    })?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    writeln!(stream, "{request}")?;
+    let mut answer = String::new();
+    std::io::BufReader::new(&stream).read_line(&mut answer)?;
+    let answer = answer.trim();
+    if answer == "ok" {
+        println!("{request}: requested");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "heartbeat: {request}: {}",
+            answer.strip_prefix("error: ").unwrap_or(answer)
+        );
+        Ok(ExitCode::from(EXIT_INVALID))
     }
 }
 

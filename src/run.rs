@@ -32,6 +32,8 @@ pub struct RunOptions<'a> {
     pub node_name: Option<String>,
     /// State directory (`hb_generation`, `hb_uuid`).
     pub state_dir: &'a Path,
+    /// Where the control socket lives.
+    pub run_dir: &'a Path,
 }
 
 /// The UDP links to start: one per interface and port (bcast and ucast lines on
@@ -261,6 +263,9 @@ fn run_with(
         init_dir: std::path::PathBuf::from("/etc/init.d"),
     };
     let groups = config.resources.clone();
+    let sock_path = opts.run_dir.join("heartbeat.sock");
+    let control = hb_actors::control::bind(&sock_path)
+        .with_context(|| format!("binding the control socket {}", sock_path.display()))?;
 
     let system = System::new();
     let log2 = log.clone();
@@ -312,6 +317,13 @@ fn run_with(
             NodeTable::new(core, Arc::clone(&keys), outs, inner_auth, &log2)
                 .with_resources(NiceFailback::new(auto_failback).named(me), rm.recipient())
         });
+        let _control = hb_actors::control::ControlSocket::new(
+            control,
+            sock_path,
+            table.clone().recipient(),
+            &log2,
+        )
+        .start();
         wait_for_stop_signal(&log2).await;
         info!(
             log2,

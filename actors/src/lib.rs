@@ -2,6 +2,7 @@
 //! every decision is made in `hb-core`, and the binary in `src/` wires them.
 //!
 //! # Layout
+//! * [`control`]: the local control socket (`standby`, `takeover`).
 //! * [`messages`]: every message between actors, grouped by receiver.
 //! * [`links`]: one actor per heartbeat medium (UDP: bcast, ucast, mcast; serial).
 //! * [`node_table`]: owns the membership and resource-ownership state machines;
@@ -11,6 +12,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod control;
 pub mod ipaddr;
 pub mod links;
 pub mod messages;

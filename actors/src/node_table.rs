@@ -14,6 +14,7 @@ use hb_core::wire::packet::{self, EncodeOptions};
 use hb_core::wire::Format;
 use slog::{crit, debug, error, info, warn, Logger};
 
+use crate::control::ControlRequest;
 use crate::messages::{PacketReceived, SendPacket, Shutdown};
 use crate::resource_mgr::{GroupsDone, RunGroups};
 
@@ -339,5 +340,26 @@ impl Handler<GroupsDone> for NodeTable {
             nice.done(now, done.ok);
         }
         self.drain(ctx);
+    }
+}
+
+impl Handler<ControlRequest> for NodeTable {
+    type Result = Result<(), String>;
+
+    fn handle(&mut self, req: ControlRequest, ctx: &mut Context<Self>) -> Result<(), String> {
+        let now = self.now();
+        let Some(nice) = self.nice.as_mut() else {
+            return Err("this node manages no resources".into());
+        };
+        match req {
+            ControlRequest::Standby(set) => nice.standby(now, set),
+            ControlRequest::Takeover(set) => {
+                let mut m = hb_core::wire::Message::with_type("hb_takeover");
+                m.push_str("rsc_hold", set.as_str());
+                self.core.send_message(now, m);
+            }
+        }
+        self.drain(ctx);
+        Ok(())
     }
 }
