@@ -151,6 +151,26 @@ struct Node {
     ack_trigger: u64,
 }
 
+impl Node {
+    /// A configured node, never heard from.
+    fn new(name: &str, links: usize, ack_trigger: u64) -> Node {
+        Node {
+            name: name.to_owned(),
+            status: NodeStatus::Init,
+            status_text: "init".into(),
+            last_status: None,
+            heard: false,
+            dead_limit: None,
+            links: vec![(None, false); links],
+            gen: 0,
+            seq: SeqTrack::default(),
+            uuid: None,
+            acked: 0,
+            ack_trigger,
+        }
+    }
+}
+
 /// One sent message kept for retransmission.
 #[derive(Debug, Clone)]
 struct Sent {
@@ -186,39 +206,13 @@ impl Membership {
             if nodes.iter().any(|n| &n.name == name) {
                 continue;
             }
-            nodes.push(Node {
-                name: name.clone(),
-                status: NodeStatus::Init,
-                status_text: "init".into(),
-                last_status: None,
-                heard: false,
-                dead_limit: None,
-                links: vec![(None, false); cfg.links.len()],
-                gen: 0,
-                seq: SeqTrack::default(),
-                uuid: None,
-                acked: 0,
-                ack_trigger: rng.range(0, 9),
-            });
+            nodes.push(Node::new(name, cfg.links.len(), rng.range(0, 9)));
         }
         let me = match nodes.iter().position(|n| n.name == cfg.me) {
             Some(i) => i,
             None => {
                 // The configuration check refuses this; keep the machine total anyway.
-                nodes.push(Node {
-                    name: cfg.me.clone(),
-                    status: NodeStatus::Init,
-                    status_text: "init".into(),
-                    last_status: None,
-                    heard: false,
-                    dead_limit: None,
-                    links: vec![(None, false); cfg.links.len()],
-                    gen: 0,
-                    seq: SeqTrack::default(),
-                    uuid: None,
-                    acked: 0,
-                    ack_trigger: 0,
-                });
+                nodes.push(Node::new(&cfg.me, cfg.links.len(), 0));
                 nodes.len() - 1
             }
         };
