@@ -196,19 +196,8 @@ fn the_seed_group_fails_over_fails_back_and_follows_a_graceful_stop() {
     for iface in ["eth0", "eth1"] {
         n1.link_up(iface);
     }
-    // n1's resources died with it; its scripts' state goes too, as after a reboot.
-    for s in ["svc", "maid"] {
-        let _ = std::fs::remove_file(n1.path(format!("/run/rsc-{s}")));
-    }
-    n1.exec(&[
-        "ip",
-        "addr",
-        "flush",
-        "dev",
-        "eth0",
-        "to",
-        &format!("{VIP}/32"),
-    ]);
+    // n1's processes died, but its service address and its scripts' state are
+    // still there: the daemon must release them before it joins.
     // The power loss took n1's responder too.
     responders.push(n1.spawn(&[
         "socat",
@@ -227,8 +216,18 @@ fn the_seed_group_fails_over_fails_back_and_follows_a_graceful_stop() {
     expect_calls(
         n1,
         before1,
-        &["svc start", "maid vacuum start"],
-        "n1 took its group back",
+        &[
+            "maid vacuum stop",
+            "svc stop",
+            "svc start",
+            "maid vacuum start",
+        ],
+        "n1 released what was left from before it died, then took its group back",
+    );
+    n1.wait_for_log(
+        LOG,
+        "runs here from before (a crash?): releasing it before joining",
+        LONG,
     );
     n2.wait_for_log(
         LOG,
@@ -250,6 +249,7 @@ fn the_seed_group_fails_over_fails_back_and_follows_a_graceful_stop() {
         !denied.status.success(),
         "a non-root caller must be refused"
     );
+    let from = n1.log_len(LOG);
     let out = n1.exec(&[BIN, "standby"]);
     assert!(
         out.status.success(),
@@ -257,11 +257,18 @@ fn the_seed_group_fails_over_fails_back_and_follows_a_graceful_stop() {
         String::from_utf8_lossy(&out.stderr)
     );
     wait_answer(client, "n2", [n1, n2]);
+    n1.wait_for_log_from(
+        LOG,
+        from,
+        &["Other node completed standby takeover of all resources."],
+        LONG,
+    );
     assert_eq!(
         neighbour_mac(client),
         mac(n2),
         "the client's ARP cache points to n2"
     );
+    let from = n1.log_len(LOG);
     let out = n1.exec(&[BIN, "takeover"]);
     assert!(
         out.status.success(),
@@ -269,6 +276,12 @@ fn the_seed_group_fails_over_fails_back_and_follows_a_graceful_stop() {
         String::from_utf8_lossy(&out.stderr)
     );
     wait_answer(client, "n1", [n1, n2]);
+    n1.wait_for_log_from(
+        LOG,
+        from,
+        &["Standby resource acquisition done [all]."],
+        LONG,
+    );
     assert_eq!(
         neighbour_mac(client),
         mac(n1),

@@ -314,6 +314,9 @@ fn run_with(
             }
             let rm =
                 ResourceManager::new(me, groups, dirs, ctx.address().recipient(), &log2).start();
+            // First job, before anything the protocol asks: nothing of ours may
+            // run from before when we join.
+            rm.do_send(hb_actors::resource_mgr::ReleaseLeftovers);
             NodeTable::new(core, Arc::clone(&keys), outs, inner_auth, &log2)
                 .with_resources(NiceFailback::new(auto_failback).named(me), rm.recipient())
         });

@@ -351,6 +351,11 @@ impl Handler<ControlRequest> for NodeTable {
         let Some(nice) = self.nice.as_mut() else {
             return Err("this node manages no resources".into());
         };
+        if nice.rscstatus() == "transition" {
+            return Err(
+                "a resource transition is in progress; try again when it has finished".into(),
+            );
+        }
         match req {
             ControlRequest::Standby(set) => nice.standby(now, set),
             ControlRequest::Takeover(set) => {

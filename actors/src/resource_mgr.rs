@@ -10,7 +10,7 @@ use actix::prelude::*;
 use hb_conf::model::{Resource, ResourceGroup};
 use hb_core::resources::group::{GroupFailure, GroupRun, Next, Op};
 use hb_core::resources::nice::Hold;
-use slog::{crit, error, info, Logger};
+use slog::{crit, error, info, warn, Logger};
 
 use crate::ipaddr::{IpAddrAgent, IpStatus};
 use crate::scripts;
@@ -36,6 +36,18 @@ pub struct GroupsDone {
     pub ok: bool,
 }
 
+/// Before the node joins: release whatever of the groups runs here already (left
+/// by a crash of an earlier run). Not reported to the node table.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct ReleaseLeftovers;
+
+#[derive(Debug, Clone, Copy)]
+enum Job {
+    Run(RunGroups),
+    Leftovers,
+}
+
 /// Where resource scripts are found.
 #[derive(Debug, Clone)]
 pub struct ScriptDirs {
@@ -53,7 +65,7 @@ pub struct ResourceManager {
     /// Where finished jobs are reported (the node table).
     table: Recipient<GroupsDone>,
     /// Jobs waiting; bounded by the protocol (a handful at a time).
-    queue: VecDeque<RunGroups>,
+    queue: VecDeque<Job>,
     busy: bool,
     /// The built-in service-address resource (it keeps the running ARP announcements).
     ip: IpAddrAgent,
@@ -92,6 +104,49 @@ impl ResourceManager {
             .collect()
     }
 
+    /// Asks every group whether it runs here, and releases those that do.
+    fn release_leftovers(&mut self, ctx: &mut Context<Self>) {
+        let groups = self.groups.clone();
+        let (dirs, log, me, ip) = (
+            self.dirs.clone(),
+            self.log.clone(),
+            self.me.clone(),
+            self.ip.clone(),
+        );
+        let fut = async move {
+            for g in &groups {
+                let mut running = false;
+                for r in &g.resources {
+                    running |= run_op(r, Op::Status, &dirs, &me, &ip, &log).await;
+                }
+                if !running {
+                    continue;
+                }
+                warn!(log, "resource group {} runs here from before (a crash?): releasing it before joining", g.key());
+                if let Err(e) = run_group(
+                    GroupRun::release(g.resources.len()),
+                    &g.resources,
+                    &dirs,
+                    &me,
+                    &ip,
+                    &log,
+                )
+                .await
+                {
+                    crit!(
+                        log,
+                        "cannot release group {} left from before ({e:?}): stop it by hand",
+                        g.key()
+                    );
+                }
+            }
+        };
+        ctx.spawn(fut.into_actor(self).map(|(), act, ctx| {
+            act.busy = false;
+            act.next_job(ctx);
+        }));
+    }
+
     fn next_job(&mut self, ctx: &mut Context<Self>) {
         if self.busy {
             return;
@@ -100,6 +155,10 @@ impl ResourceManager {
             return;
         };
         self.busy = true;
+        let job = match job {
+            Job::Run(job) => job,
+            Job::Leftovers => return self.release_leftovers(ctx),
+        };
         let groups = self.selected(job.set);
         let (dirs, log, me, ip) = (
             self.dirs.clone(),
@@ -283,11 +342,20 @@ impl Actor for ResourceManager {
     type Context = Context<Self>;
 }
 
+impl Handler<ReleaseLeftovers> for ResourceManager {
+    type Result = ();
+
+    fn handle(&mut self, _: ReleaseLeftovers, ctx: &mut Context<Self>) {
+        self.queue.push_back(Job::Leftovers);
+        self.next_job(ctx);
+    }
+}
+
 impl Handler<RunGroups> for ResourceManager {
     type Result = ();
 
     fn handle(&mut self, job: RunGroups, ctx: &mut Context<Self>) {
-        self.queue.push_back(job);
+        self.queue.push_back(Job::Run(job));
         self.next_job(ctx);
     }
 }

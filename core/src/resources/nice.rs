@@ -29,6 +29,10 @@ pub const REQUEST_DELAY: Duration = Duration::from_secs(10);
 pub const STANDBY_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a running standby may take before it is abandoned.
 pub const STANDBY_LIMIT: Duration = Duration::from_secs(3600);
+/// After groups failed to start here, how long before they are offered to the
+/// peer (3.0.6's ResourceManager runs `hb_standby` 30 s after a failed takegroup):
+/// long enough that a group failing on both nodes moves at most twice a minute.
+pub const HANDOVER_DELAY: Duration = Duration::from_secs(30);
 /// Retry interval of a delayed auto-failback.
 pub const FAILBACK_RETRY: Duration = Duration::from_secs(1);
 
@@ -164,6 +168,8 @@ pub struct NiceFailback {
     standby_deadline: Option<Instant>,
     local_takeover_at: Option<Instant>,
     failback_retry_at: Option<Instant>,
+    /// Groups that failed to start here, and when to offer them to the peer.
+    handover: Option<(Instant, Hold)>,
     shutting_down: bool,
     /// Jobs the caller is running, in order.
     jobs: VecDeque<Job>,
@@ -208,6 +214,7 @@ impl NiceFailback {
             standby_deadline: None,
             local_takeover_at: None,
             failback_retry_at: None,
+            handover: None,
             shutting_down: false,
             jobs: VecDeque::new(),
             announced: false,
@@ -257,7 +264,8 @@ impl NiceFailback {
         let rsc = (self.state == State::RscRcvd)
             .then_some(self.local_takeover_at)
             .flatten();
-        [rsc, self.standby_deadline, self.failback_retry_at]
+        let handover = self.handover.map(|(t, _)| t);
+        [rsc, self.standby_deadline, self.failback_retry_at, handover]
             .into_iter()
             .flatten()
             .min()
@@ -464,6 +472,16 @@ impl NiceFailback {
             self.req_our_resources(false);
             self.log(Level::Info, "local resource transition completed.");
             self.send_resources(now, true, None);
+        }
+        if let Some((t, set)) = self.handover {
+            if now.mono >= t && !self.shutting_down {
+                self.handover = None;
+                self.log(
+                    Level::Warn,
+                    format!("offering the {set} groups that failed here to the other node"),
+                );
+                self.standby(now, set);
+            }
         }
         if self.failback_retry_at.is_some_and(|t| now.mono >= t) {
             self.failback_retry_at = None;
@@ -725,6 +743,7 @@ impl NiceFailback {
             Job::TakeLocal => {
                 if !ok {
                     self.i_hold = self.i_hold.without(Hold::LOCAL);
+                    self.handover = Some((now.mono + HANDOVER_DELAY, Hold::LOCAL));
                 }
                 self.log(Level::Info, "Local Resource acquisition completed.");
                 let m = resource_msg(self.i_hold, true, Some("req_our_resources()"));
@@ -733,6 +752,7 @@ impl NiceFailback {
             Job::MachDown => {
                 if !ok {
                     self.i_hold = self.i_hold.without(Hold::FOREIGN);
+                    self.handover = Some((now.mono + HANDOVER_DELAY, Hold::FOREIGN));
                 }
                 let mut m = Message::with_type("resource");
                 m.push_str("rsc_hold", "foreign");

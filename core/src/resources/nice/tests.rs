@@ -45,6 +45,8 @@ struct Sim {
     trace: Vec<(u64, u8, Action)>,
     a_up: bool,
     b_up: bool,
+    /// The next acquisition of this set by this node fails (nothing starts).
+    fail_once: Option<(u8, Hold)>,
 }
 
 impl Sim {
@@ -57,6 +59,7 @@ impl Sim {
             trace: Vec::new(),
             a_up: true,
             b_up: true,
+            fail_once: None,
         }
     }
 
@@ -93,8 +96,13 @@ impl Sim {
                             }
                         }
                         Action::Acquire(h) => {
-                            self.world.apply(me, h, true);
-                            self.node(me).done(now, true);
+                            if self.fail_once == Some((me, h)) {
+                                self.fail_once = None;
+                                self.node(me).done(now, false);
+                            } else {
+                                self.world.apply(me, h, true);
+                                self.node(me).done(now, true);
+                            }
                         }
                         Action::Release(h) => {
                             self.world.apply(me, h, false);
@@ -487,4 +495,26 @@ fn a_peer_leaving_during_a_failback_cancels_it() {
         s.a.shutdown(now),
         "the stop is not held up by the abandoned failback"
     );
+}
+
+/// A group that fails to start here goes to the peer after a pause, not in a
+/// tight loop.
+#[test]
+fn groups_that_fail_to_start_are_handed_to_the_peer_after_a_pause() {
+    let mut s = Sim::new(true);
+    s.fail_once = Some((1, Hold::LOCAL));
+    let now = s.at();
+    s.a.comm_up(now);
+    s.b.comm_up(now);
+    s.settle();
+    s.run_until(11_000);
+    assert_eq!(s.world.owner, [0, 2], "A's group failed on A");
+    s.run_until(10_000 + HANDOVER_DELAY.as_millis() as u64 - 1);
+    assert_eq!(s.world.owner, [0, 2], "nothing moves before the pause");
+    s.run_until(10_000 + HANDOVER_DELAY.as_millis() as u64 + 1);
+    assert_eq!(s.world.owner, [2, 2], "B runs A's group");
+    assert!(s
+        .logs(1)
+        .iter()
+        .any(|l| l == "offering the local groups that failed here to the other node"));
 }
