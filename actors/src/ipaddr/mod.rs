@@ -21,7 +21,7 @@
 //!
 //! # From an actor
 //! [`IpAddrAgent`] is cheap to clone, and its futures own what they use:
-//! ```ignore
+//! ```text
 //! let agent = self.ipaddr.clone();
 //! let work = async move { agent.start(&agent.plan(&spec).await?).await };
 //! ctx.spawn(work.into_actor(self).map(|res, act, _ctx| act.started(res)));
