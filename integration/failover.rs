@@ -308,3 +308,85 @@ fn the_seed_group_fails_over_fails_back_and_follows_a_graceful_stop() {
     n2.wait_for_log(LOG, "Received shutdown notice from 'n1'.", LONG);
     drop(d2);
 }
+
+/// Issue 4, done-when 4: our node (n1, preferred owner, built-in address) and
+/// Debian's heartbeat 3.0.6 (n2, its own IPaddr script) share the group: power
+/// loss of ours, return with auto_failback on, and our graceful stop.
+#[test]
+fn a_mixed_cluster_with_heartbeat_306_fails_over_and_back() {
+    let cluster = Cluster::new(&["n1", "n2"], Topology::private_and_public().with_client());
+    let (n1, n2, client) = (cluster.node("n1"), cluster.node("n2"), cluster.client());
+    let ha_cf = crate::harness::real::basic_ha_cf(&["n1", "n2"]);
+    let mut responders = Vec::new();
+    for node in [n1, n2] {
+        node.write_file("/etc/ha.d/ha.cf", &ha_cf, 0o644);
+        node.write_file(
+            "/etc/ha.d/haresources",
+            &format!("n1 {VIP}/24/eth0 svc\n"),
+            0o644,
+        );
+        node.write_file(
+            "/etc/ha.d/authkeys",
+            "auth 1\n1 sha1 mixed-failover-key\n",
+            0o600,
+        );
+        node.write_file("/etc/ha.d/resource.d/svc", SCRIPT, 0o755);
+        responders.push(node.spawn(&[
+            "socat",
+            &format!("TCP-LISTEN:{PORT},fork,reuseaddr"),
+            "SYSTEM:hostname",
+        ]));
+    }
+    // Ours uses its built-in address resource; 3.0.6 keeps Debian's IPaddr script.
+    for s in ["IPaddr", "IPaddr2"] {
+        let _ = std::fs::remove_file(n1.path(format!("/etc/ha.d/resource.d/{s}")));
+    }
+    crate::harness::real::start(n2);
+    let _d1 = start(n1);
+    wait_answer(client, "n1", [n1, n2]);
+    expect_calls(n1, 0, &["svc start"], "n1 runs its group");
+
+    // Power loss of ours: 3.0.6 takes the group with its IPaddr script.
+    let before2 = count(n2);
+    n1.kill_all();
+    n1.link_down("eth1");
+    n1.link_down("eth0");
+    let outage = wait_answer(client, "n2", [n1, n2]);
+    eprintln!("power loss of our n1: 3.0.6's n2 answered after {outage:?} (deadtime 5 s)");
+    expect_calls(n2, before2, &["svc start"], "3.0.6 took the group over");
+
+    // Ours returns: 3.0.6 gives the group back (auto_failback on).
+    for iface in ["eth0", "eth1"] {
+        n1.link_up(iface);
+    }
+    responders.push(n1.spawn(&[
+        "socat",
+        &format!("TCP-LISTEN:{PORT},fork,reuseaddr"),
+        "SYSTEM:hostname",
+    ]));
+    let before2 = count(n2);
+    let _d1 = start(n1);
+    wait_answer(client, "n1", [n1, n2]);
+    expect_calls(n2, before2, &["svc stop"], "3.0.6 released the group");
+    n2.wait_for_log(
+        crate::harness::real::LOG,
+        "Other node completed standby takeover",
+        LONG,
+    );
+
+    // Our graceful stop: 3.0.6 takes over at once.
+    let stopping = Instant::now();
+    n1.signal(nix::sys::signal::Signal::SIGTERM, |p| {
+        p.exe.ends_with("heartbeat") && p.cmdline.contains(" run")
+    });
+    wait_answer(client, "n2", [n1, n2]);
+    eprintln!(
+        "graceful stop of our n1: 3.0.6's n2 answered after {:?}",
+        stopping.elapsed()
+    );
+    n2.wait_for_log(
+        crate::harness::real::LOG,
+        "Received shutdown notice from 'n1'.",
+        LONG,
+    );
+}
