@@ -390,3 +390,48 @@ fn a_mixed_cluster_with_heartbeat_306_fails_over_and_back() {
         LONG,
     );
 }
+
+/// Issue 4, done-when 5 (failing start): n1's service does not start. n1 stops
+/// what it had started (the address), says why, and after a pause offers the
+/// group to n2, which runs it. n1 does not retry in a loop.
+#[test]
+fn a_group_that_fails_to_start_is_rolled_back_and_handed_to_the_peer() {
+    let cluster = Cluster::new(&["n1", "n2"], Topology::private_and_public().with_client());
+    let (n1, n2, client) = (cluster.node("n1"), cluster.node("n2"), cluster.client());
+    let mut responders = Vec::new();
+    for node in [n1, n2] {
+        setup(node);
+        responders.push(node.spawn(&[
+            "socat",
+            &format!("TCP-LISTEN:{PORT},fork,reuseaddr"),
+            "SYSTEM:hostname",
+        ]));
+    }
+    // On n1, svc records its call, then fails to start.
+    let failing = SCRIPT.replace("  start) touch \"$state\" ;;", "  start) exit 1 ;;");
+    assert_ne!(failing, SCRIPT);
+    n1.write_file("/etc/ha.d/resource.d/svc", &failing, 0o755);
+    let _d1 = start(n1);
+    let _d2 = start(n2);
+    n1.wait_for_log(LOG, "Giving up resources due to failure of svc", LONG);
+    expect_calls(n1, 0, &["svc start"], "one attempt");
+    // The address it had added is gone again.
+    let addrs = n1.exec_ok(&["ip", "-o", "addr", "show", "dev", "eth0"]);
+    assert!(!addrs.contains(VIP), "n1 still has {VIP}: {addrs}");
+    // After the pause, n2 runs the group.
+    n1.wait_for_log(
+        LOG,
+        "offering the local groups that failed here to the other node",
+        LONG,
+    );
+    wait_answer(client, "n2", [n1, n2]);
+    expect_calls(
+        n2,
+        0,
+        &["svc start", "maid vacuum start"],
+        "n2 runs the group",
+    );
+    n2.wait_for_log(LOG, "Standby resource acquisition done [local].", LONG);
+    let starts = calls(n1, 0).iter().filter(|c| *c == "svc start").count();
+    assert_eq!(starts, 1, "n1 did not retry: {:?}", calls(n1, 0));
+}
