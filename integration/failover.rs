@@ -435,3 +435,94 @@ fn a_group_that_fails_to_start_is_rolled_back_and_handed_to_the_peer() {
     let starts = calls(n1, 0).iter().filter(|c| *c == "svc start").count();
     assert_eq!(starts, 1, "n1 did not retry: {:?}", calls(n1, 0));
 }
+
+/// Issue 4, done-when 4, the other direction: Debian's 3.0.6 (n2) is the
+/// preferred owner and our node (n1) the backup.
+#[test]
+fn a_mixed_cluster_where_heartbeat_306_is_the_owner() {
+    use crate::harness::real;
+    let cluster = Cluster::new(&["n1", "n2"], Topology::private_and_public().with_client());
+    let (n1, n2, client) = (cluster.node("n1"), cluster.node("n2"), cluster.client());
+    let ha_cf = real::basic_ha_cf(&["n1", "n2"]);
+    let mut responders = Vec::new();
+    for node in [n1, n2] {
+        node.write_file("/etc/ha.d/ha.cf", &ha_cf, 0o644);
+        node.write_file(
+            "/etc/ha.d/haresources",
+            &format!("n2 {VIP}/24/eth0 svc\n"),
+            0o644,
+        );
+        node.write_file(
+            "/etc/ha.d/authkeys",
+            "auth 1\n1 sha1 mixed-failover-key\n",
+            0o600,
+        );
+        node.write_file("/etc/ha.d/resource.d/svc", SCRIPT, 0o755);
+        responders.push(node.spawn(&[
+            "socat",
+            &format!("TCP-LISTEN:{PORT},fork,reuseaddr"),
+            "SYSTEM:hostname",
+        ]));
+    }
+    for s in ["IPaddr", "IPaddr2"] {
+        let _ = std::fs::remove_file(n1.path(format!("/etc/ha.d/resource.d/{s}")));
+    }
+    let _d1 = start(n1);
+    real::start(n2);
+    wait_answer(client, "n2", [n1, n2]);
+
+    // Power loss of 3.0.6: we take the group with the built-in address.
+    n2.kill_all();
+    n2.link_down("eth1");
+    n2.link_down("eth0");
+    let outage = wait_answer(client, "n1", [n1, n2]);
+    eprintln!("power loss of 3.0.6's n2: our n1 answered after {outage:?} (deadtime 5 s)");
+    expect_calls(n1, 0, &["svc start"], "we took the group over");
+
+    // 3.0.6 returns (its alias and service state gone, as after a reboot): we
+    // give the group back, releasing before it acquires.
+    n2.exec(&[
+        "ip",
+        "addr",
+        "flush",
+        "dev",
+        "eth0",
+        "to",
+        &format!("{VIP}/32"),
+    ]);
+    let _ = std::fs::remove_file(n2.path("/run/rsc-svc"));
+    for iface in ["eth0", "eth1"] {
+        n2.link_up(iface);
+    }
+    responders.push(n2.spawn(&[
+        "socat",
+        &format!("TCP-LISTEN:{PORT},fork,reuseaddr"),
+        "SYSTEM:hostname",
+    ]));
+    let before1 = count(n1);
+    real::start(n2);
+    wait_answer(client, "n2", [n1, n2]);
+    expect_calls(n1, before1, &["svc stop"], "we released the group");
+    n1.wait_for_log(
+        LOG,
+        "Other node completed standby takeover of foreign resources.",
+        LONG,
+    );
+
+    // 3.0.6's graceful stop (`heartbeat -k`): we take over without waiting for deadtime.
+    let stopping = Instant::now();
+    let stopper = std::thread::spawn({
+        let out = n2.command(&[real::DAEMON, "-k"]);
+        move || {
+            let mut out = out;
+            out.output()
+        }
+    });
+    wait_answer(client, "n1", [n1, n2]);
+    eprintln!(
+        "graceful stop of 3.0.6's n2: our n1 answered after {:?}",
+        stopping.elapsed()
+    );
+    n1.wait_for_log(LOG, "Received shutdown notice from 'n2'.", LONG);
+    let _ = stopper.join();
+}
