@@ -46,11 +46,48 @@ fn setup(node: &Node) {
     );
     node.write_file("/etc/ha.d/resource.d/svc", SCRIPT, 0o755);
     node.write_file("/etc/ha.d/resource.d/maid", SCRIPT, 0o755);
-    // The package's IPaddr scripts would be used as scripts: take them out so the
-    // built-in service-address resource runs.
+    use_builtin_ip(node);
+}
+
+/// A responder on a node: whoever holds the address answers with its name.
+fn responder(node: &Node) -> Spawned {
+    node.spawn(&[
+        "socat",
+        &format!("TCP-LISTEN:{PORT},fork,reuseaddr"),
+        "SYSTEM:hostname",
+    ])
+}
+
+/// The package's IPaddr scripts would run as scripts: take them out so the
+/// built-in service-address resource runs.
+fn use_builtin_ip(node: &Node) {
     for s in ["IPaddr", "IPaddr2"] {
         let _ = std::fs::remove_file(node.path(format!("/etc/ha.d/resource.d/{s}")));
     }
+}
+
+/// A mixed cluster: ours on n1 (built-in address), Debian's 3.0.6 on n2 (its
+/// IPaddr script), one group `svc` preferred on `owner`. Returns the responders.
+fn mixed_setup(n1: &Node, n2: &Node, owner: &str) -> Vec<Spawned> {
+    let ha_cf = crate::harness::real::basic_ha_cf(&["n1", "n2"]);
+    let mut responders = Vec::new();
+    for node in [n1, n2] {
+        node.write_file("/etc/ha.d/ha.cf", &ha_cf, 0o644);
+        node.write_file(
+            "/etc/ha.d/haresources",
+            &format!("{owner} {VIP}/24/eth0 svc\n"),
+            0o644,
+        );
+        node.write_file(
+            "/etc/ha.d/authkeys",
+            "auth 1\n1 sha1 mixed-failover-key\n",
+            0o600,
+        );
+        node.write_file("/etc/ha.d/resource.d/svc", SCRIPT, 0o755);
+        responders.push(responder(node));
+    }
+    use_builtin_ip(n1);
+    responders
 }
 
 fn start(node: &Node) -> Spawned {
@@ -159,11 +196,7 @@ fn the_seed_group_fails_over_fails_back_and_follows_a_graceful_stop() {
     for node in [n1, n2] {
         setup(node);
         // A responder on every node: whoever holds the address answers with its name.
-        responders.push(node.spawn(&[
-            "socat",
-            &format!("TCP-LISTEN:{PORT},fork,reuseaddr"),
-            "SYSTEM:hostname",
-        ]));
+        responders.push(responder(node));
     }
     let _d1 = start(n1);
     let d2 = start(n2);
@@ -199,11 +232,7 @@ fn the_seed_group_fails_over_fails_back_and_follows_a_graceful_stop() {
     // n1's processes died, but its service address and its scripts' state are
     // still there: the daemon must release them before it joins.
     // The power loss took n1's responder too.
-    responders.push(n1.spawn(&[
-        "socat",
-        &format!("TCP-LISTEN:{PORT},fork,reuseaddr"),
-        "SYSTEM:hostname",
-    ]));
+    responders.push(responder(n1));
     let (before1, before2) = (count(n1), count(n2));
     let _d1 = start(n1);
     wait_answer(client, "n1", [n1, n2]);
@@ -316,31 +345,8 @@ fn the_seed_group_fails_over_fails_back_and_follows_a_graceful_stop() {
 fn a_mixed_cluster_with_heartbeat_306_fails_over_and_back() {
     let cluster = Cluster::new(&["n1", "n2"], Topology::private_and_public().with_client());
     let (n1, n2, client) = (cluster.node("n1"), cluster.node("n2"), cluster.client());
-    let ha_cf = crate::harness::real::basic_ha_cf(&["n1", "n2"]);
-    let mut responders = Vec::new();
-    for node in [n1, n2] {
-        node.write_file("/etc/ha.d/ha.cf", &ha_cf, 0o644);
-        node.write_file(
-            "/etc/ha.d/haresources",
-            &format!("n1 {VIP}/24/eth0 svc\n"),
-            0o644,
-        );
-        node.write_file(
-            "/etc/ha.d/authkeys",
-            "auth 1\n1 sha1 mixed-failover-key\n",
-            0o600,
-        );
-        node.write_file("/etc/ha.d/resource.d/svc", SCRIPT, 0o755);
-        responders.push(node.spawn(&[
-            "socat",
-            &format!("TCP-LISTEN:{PORT},fork,reuseaddr"),
-            "SYSTEM:hostname",
-        ]));
-    }
     // Ours uses its built-in address resource; 3.0.6 keeps Debian's IPaddr script.
-    for s in ["IPaddr", "IPaddr2"] {
-        let _ = std::fs::remove_file(n1.path(format!("/etc/ha.d/resource.d/{s}")));
-    }
+    let mut responders = mixed_setup(n1, n2, "n1");
     crate::harness::real::start(n2);
     let _d1 = start(n1);
     wait_answer(client, "n1", [n1, n2]);
@@ -359,11 +365,7 @@ fn a_mixed_cluster_with_heartbeat_306_fails_over_and_back() {
     for iface in ["eth0", "eth1"] {
         n1.link_up(iface);
     }
-    responders.push(n1.spawn(&[
-        "socat",
-        &format!("TCP-LISTEN:{PORT},fork,reuseaddr"),
-        "SYSTEM:hostname",
-    ]));
+    responders.push(responder(n1));
     let before2 = count(n2);
     let _d1 = start(n1);
     wait_answer(client, "n1", [n1, n2]);
@@ -401,11 +403,7 @@ fn a_group_that_fails_to_start_is_rolled_back_and_handed_to_the_peer() {
     let mut responders = Vec::new();
     for node in [n1, n2] {
         setup(node);
-        responders.push(node.spawn(&[
-            "socat",
-            &format!("TCP-LISTEN:{PORT},fork,reuseaddr"),
-            "SYSTEM:hostname",
-        ]));
+        responders.push(responder(node));
     }
     // On n1, svc records its call, then fails to start.
     let failing = SCRIPT.replace("  start) touch \"$state\" ;;", "  start) exit 1 ;;");
@@ -443,30 +441,7 @@ fn a_mixed_cluster_where_heartbeat_306_is_the_owner() {
     use crate::harness::real;
     let cluster = Cluster::new(&["n1", "n2"], Topology::private_and_public().with_client());
     let (n1, n2, client) = (cluster.node("n1"), cluster.node("n2"), cluster.client());
-    let ha_cf = real::basic_ha_cf(&["n1", "n2"]);
-    let mut responders = Vec::new();
-    for node in [n1, n2] {
-        node.write_file("/etc/ha.d/ha.cf", &ha_cf, 0o644);
-        node.write_file(
-            "/etc/ha.d/haresources",
-            &format!("n2 {VIP}/24/eth0 svc\n"),
-            0o644,
-        );
-        node.write_file(
-            "/etc/ha.d/authkeys",
-            "auth 1\n1 sha1 mixed-failover-key\n",
-            0o600,
-        );
-        node.write_file("/etc/ha.d/resource.d/svc", SCRIPT, 0o755);
-        responders.push(node.spawn(&[
-            "socat",
-            &format!("TCP-LISTEN:{PORT},fork,reuseaddr"),
-            "SYSTEM:hostname",
-        ]));
-    }
-    for s in ["IPaddr", "IPaddr2"] {
-        let _ = std::fs::remove_file(n1.path(format!("/etc/ha.d/resource.d/{s}")));
-    }
+    let mut responders = mixed_setup(n1, n2, "n2");
     let _d1 = start(n1);
     real::start(n2);
     wait_answer(client, "n2", [n1, n2]);
@@ -494,11 +469,7 @@ fn a_mixed_cluster_where_heartbeat_306_is_the_owner() {
     for iface in ["eth0", "eth1"] {
         n2.link_up(iface);
     }
-    responders.push(n2.spawn(&[
-        "socat",
-        &format!("TCP-LISTEN:{PORT},fork,reuseaddr"),
-        "SYSTEM:hostname",
-    ]));
+    responders.push(responder(n2));
     let before1 = count(n1);
     real::start(n2);
     wait_answer(client, "n2", [n1, n2]);

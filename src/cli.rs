@@ -71,24 +71,10 @@ pub enum Command {
     /// Give resource groups to the other node (heartbeat's hb_standby): all (the
     /// default), local (this node's own groups), foreign (the others), or failback
     /// (= foreign).
-    Standby {
-        /// Which groups.
-        #[arg(default_value = "all", value_parser = ["all", "local", "foreign", "failback"])]
-        set: String,
-        /// Where the daemon's control socket lives.
-        #[arg(long, value_name = "DIR", default_value = DEFAULT_RUN_DIR)]
-        run_dir: PathBuf,
-    },
+    Standby(GroupRequest),
     /// Take resource groups from the other node (heartbeat's hb_takeover): all (the
     /// default), local, foreign, or failback.
-    Takeover {
-        /// Which groups.
-        #[arg(default_value = "all", value_parser = ["all", "local", "foreign", "failback"])]
-        set: String,
-        /// Where the daemon's control socket lives.
-        #[arg(long, value_name = "DIR", default_value = DEFAULT_RUN_DIR)]
-        run_dir: PathBuf,
-    },
+    Takeover(GroupRequest),
     /// Validate ha.cf, haresources and authkeys together (or a TOML file) and print the
     /// normalized configuration.
     ///
@@ -149,4 +135,15 @@ pub enum Command {
         #[arg(required = true, value_name = "PACKET")]
         packets: Vec<PathBuf>,
     },
+}
+
+/// Arguments of `standby` and `takeover`.
+#[derive(Debug, clap::Args)]
+pub struct GroupRequest {
+    /// Which groups.
+    #[arg(default_value = "all", value_parser = ["all", "local", "foreign", "failback"])]
+    pub set: String,
+    /// Where the daemon's control socket lives.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_RUN_DIR)]
+    pub run_dir: PathBuf,
 }

@@ -35,8 +35,8 @@ fn main() -> ExitCode {
             state_dir: &state_dir,
             run_dir: &run_dir,
         }),
-        Command::Standby { set, run_dir } => control(&run_dir, &format!("standby {set}")),
-        Command::Takeover { set, run_dir } => control(&run_dir, &format!("takeover {set}")),
+        Command::Standby(r) => control(&r.run_dir, &format!("standby {}", r.set)),
+        Command::Takeover(r) => control(&r.run_dir, &format!("takeover {}", r.set)),
         Command::CheckConfig {
             config,
             node_name,

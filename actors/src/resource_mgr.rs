@@ -104,15 +104,20 @@ impl ResourceManager {
             .collect()
     }
 
-    /// Asks every group whether it runs here, and releases those that do.
-    fn release_leftovers(&mut self, ctx: &mut Context<Self>) {
-        let groups = self.groups.clone();
-        let (dirs, log, me, ip) = (
+    /// What a spawned job needs, owned.
+    fn for_task(&self) -> (ScriptDirs, Logger, String, IpAddrAgent) {
+        (
             self.dirs.clone(),
             self.log.clone(),
             self.me.clone(),
             self.ip.clone(),
-        );
+        )
+    }
+
+    /// Asks every group whether it runs here, and releases those that do.
+    fn release_leftovers(&mut self, ctx: &mut Context<Self>) {
+        let groups = self.groups.clone();
+        let (dirs, log, me, ip) = self.for_task();
         let fut = async move {
             for g in &groups {
                 let mut running = false;
@@ -160,12 +165,7 @@ impl ResourceManager {
             Job::Leftovers => return self.release_leftovers(ctx),
         };
         let groups = self.selected(job.set);
-        let (dirs, log, me, ip) = (
-            self.dirs.clone(),
-            self.log.clone(),
-            self.me.clone(),
-            self.ip.clone(),
-        );
+        let (dirs, log, me, ip) = self.for_task();
         let fut = async move {
             let mut all_ok = true;
             for g in &groups {

@@ -170,6 +170,20 @@ impl Sim {
     }
 }
 
+impl Sim {
+    /// B never came: A declared it dead at initdead and holds everything, settled.
+    fn a_alone(auto_failback: bool) -> Sim {
+        let mut s = Sim::new(auto_failback);
+        s.b_up = false;
+        let now = s.at();
+        s.a.peer_dead(now, "b", false);
+        s.a.comm_up(now);
+        s.settle();
+        s.run_until(11_000);
+        s
+    }
+}
+
 fn both_up(auto_failback: bool) -> Sim {
     let mut s = Sim::new(auto_failback);
     let now = s.at();
@@ -218,13 +232,7 @@ fn both_starting_each_takes_its_own_after_the_request_delay() {
 /// The peer never came (initdead): we take everything, and say why.
 #[test]
 fn a_dead_peer_at_start_means_we_take_everything() {
-    let mut s = Sim::new(true);
-    s.b_up = false;
-    let now = s.at();
-    s.a.peer_dead(now, "b", false);
-    s.a.comm_up(now);
-    s.settle();
-    s.run_until(11_000);
+    let mut s = Sim::a_alone(true);
     assert_eq!(s.world.owner, [1, 1]);
     assert_eq!(s.a.holding(), Hold::ALL);
     let sent = s.sent(1);
@@ -249,13 +257,7 @@ fn a_dead_peer_at_start_means_we_take_everything() {
 /// releases it before the owner acquires it.
 #[test]
 fn auto_failback_on_returns_the_group_release_before_acquire() {
-    let mut s = Sim::new(true);
-    s.b_up = false;
-    let now = s.at();
-    s.a.peer_dead(now, "b", false);
-    s.a.comm_up(now);
-    s.settle();
-    s.run_until(11_000);
+    let mut s = Sim::a_alone(true);
     assert_eq!(s.world.owner, [1, 1]);
     // B comes back.
     s.b_up = true;
@@ -293,13 +295,7 @@ fn auto_failback_on_returns_the_group_release_before_acquire() {
 /// `auto_failback off`: a healthy holder keeps the group.
 #[test]
 fn auto_failback_off_leaves_the_group_where_it_is() {
-    let mut s = Sim::new(false);
-    s.b_up = false;
-    let now = s.at();
-    s.a.peer_dead(now, "b", false);
-    s.a.comm_up(now);
-    s.settle();
-    s.run_until(11_000);
+    let mut s = Sim::a_alone(false);
     s.b_up = true;
     s.b = NiceFailback::new(false);
     let now = s.at();
@@ -468,13 +464,7 @@ fn death_after_a_shutdown_notice_needs_no_stonith() {
 /// A peer that leaves in the middle of an auto-failback does not block our stop.
 #[test]
 fn a_peer_leaving_during_a_failback_cancels_it() {
-    let mut s = Sim::new(true);
-    s.b_up = false;
-    let now = s.at();
-    s.a.peer_dead(now, "b", false);
-    s.a.comm_up(now);
-    s.settle();
-    s.run_until(11_000);
+    let mut s = Sim::a_alone(true);
     // B returns and reports itself stable holding nothing: A starts the
     // failback (ask_resources info=me), and B leaves before answering.
     let now = s.at();
