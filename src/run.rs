@@ -13,7 +13,7 @@ use actix::prelude::*;
 use anyhow::Context as _;
 use hb_actors::links::serial::SerialLink;
 use hb_actors::links::udp::{UdpLink, UdpSpec};
-use hb_actors::messages::{Flush, SendPacket, Shutdown};
+use hb_actors::messages::{Flush, SendPacket, Shutdown, StopFailed};
 use hb_actors::node_table::{LinkOut, NodeTable};
 use hb_actors::resource_mgr::{ResourceManager, ScriptDirs};
 use hb_conf::model::{AutoFailback, GenMethod, Medium, MsgFmt};
@@ -22,7 +22,7 @@ use hb_core::membership::{Membership, MembershipConfig};
 use hb_core::resources::nice::NiceFailback;
 use hb_core::time::Now;
 use hb_core::wire::Format;
-use slog::{error, info, warn, Logger};
+use slog::{crit, error, info, warn, Logger};
 
 /// Options of `heartbeat run`.
 pub struct RunOptions<'a> {
@@ -317,8 +317,11 @@ fn run_with(
             // First job, before anything the protocol asks: nothing of ours may
             // run from before when we join.
             rm.do_send(hb_actors::resource_mgr::ReleaseLeftovers);
-            NodeTable::new(core, Arc::clone(&keys), outs, inner_auth, &log2)
-                .with_resources(NiceFailback::new(auto_failback).named(me), rm.recipient())
+            NodeTable::new(core, Arc::clone(&keys), outs, inner_auth, &log2).with_resources(
+                NiceFailback::new(auto_failback).named(me),
+                rm.clone().recipient(),
+                rm.recipient(),
+            )
         });
         let _control = hb_actors::control::ControlSocket::new(
             control,
@@ -327,13 +330,21 @@ fn run_with(
             &log2,
         )
         .start();
-        wait_for_stop_signal(&log2).await;
-        info!(
-            log2,
-            "Heartbeat shutdown in progress. ({})",
-            std::process::id()
-        );
-        let _ = table.send(Shutdown).await;
+        loop {
+            wait_for_stop_signal(&log2).await;
+            info!(
+                log2,
+                "Heartbeat shutdown in progress. ({})",
+                std::process::id()
+            );
+            match table.send(Shutdown).await {
+                Ok(Err(StopFailed)) => crit!(
+                    log2,
+                    "Heartbeat shutdown cancelled: resources still run here (see above); heartbeat keeps running"
+                ),
+                Ok(Ok(())) | Err(_) => break,
+            }
+        }
         // Mailboxes are FIFO: once a link answers a later message, it has sent the notice.
         for f in &flushers {
             let _ = f.send(Flush).await;

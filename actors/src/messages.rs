@@ -18,11 +18,16 @@ pub struct PacketReceived {
     pub msg: hb_core::wire::Message,
 }
 
-/// Leave the cluster: send the shutdown notice. Answers once it has been handed
-/// to the links.
+/// Leave the cluster: release the resource groups, then send the shutdown
+/// notice. Answers once it has been handed to the links.
 #[derive(Debug, Message)]
-#[rtype(result = "()")]
+#[rtype(result = "Result<(), StopFailed>")]
 pub struct Shutdown;
+
+/// A graceful stop could not release every resource group: the node stays in
+/// the cluster and keeps them (the log says what to do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopFailed;
 
 // ---- to links ---------------------------------------------------------------------
 

@@ -1,22 +1,23 @@
-//! The node-status table: owns the sans-IO [`Membership`] and, with resource
-//! management, the [`NiceFailback`] protocol machine. It translates their outputs
-//! into link sends, resource jobs and log lines. It decides nothing itself.
+//! The node-status table: owns the sans-IO [`Node`] (membership and, with
+//! resource management, the [`NiceFailback`] protocol machine). It translates its
+//! outputs into link sends, resource jobs and log lines. It decides nothing itself.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use hb_core::auth::KeyTable;
-use hb_core::membership::{Command, DropReason, Event, Level, Membership};
-use hb_core::resources::nice::{Action, NiceFailback};
+use hb_core::membership::{DropReason, Event, Level, Membership};
+use hb_core::node::{Node, Output};
+use hb_core::resources::nice::NiceFailback;
 use hb_core::time::{Instant, Now};
 use hb_core::wire::packet::{self, EncodeOptions};
 use hb_core::wire::Format;
 use slog::{crit, debug, error, info, warn, Logger};
 
 use crate::control::ControlRequest;
-use crate::messages::{PacketReceived, SendPacket, Shutdown};
-use crate::resource_mgr::{GroupsDone, RunGroups};
+use crate::messages::{PacketReceived, SendPacket, Shutdown, StopFailed};
+use crate::resource_mgr::{GroupsDone, Reannounce, RunGroups};
 
 /// Mailbox size: links use `try_send` and count what does not fit.
 pub const MAILBOX: usize = 1024;
@@ -44,15 +45,14 @@ pub struct Drops {
 
 /// The node-status table actor.
 pub struct NodeTable {
-    core: Membership,
-    /// Who holds which resource groups; `None` without resource management.
-    nice: Option<NiceFailback>,
-    /// Runs the acquisitions and releases `nice` asks for.
+    core: Node,
+    /// Runs the acquisitions and releases the node asks for.
     resources: Option<Recipient<RunGroups>>,
-    /// A graceful stop waits for running resource work before it can begin.
-    stop_pending: bool,
-    /// Answered once the shutdown notice has been handed to the links.
-    stop_waiters: Vec<tokio::sync::oneshot::Sender<()>>,
+    /// Announces held service addresses again.
+    reannounce: Option<Recipient<Reannounce>>,
+    /// Answered once the shutdown notice has been handed to the links, or the
+    /// stop failed.
+    stop_waiters: Vec<tokio::sync::oneshot::Sender<Result<(), StopFailed>>>,
     keys: Arc<KeyTable>,
     links: Vec<LinkOut>,
     /// Whether packets carry the inner `auth=` field (`msgfmt classic`).
@@ -76,10 +76,9 @@ impl NodeTable {
         log: &Logger,
     ) -> NodeTable {
         NodeTable {
-            core,
-            nice: None,
+            core: Node::new(core),
             resources: None,
-            stop_pending: false,
+            reannounce: None,
             stop_waiters: Vec::new(),
             keys,
             links,
@@ -97,9 +96,11 @@ impl NodeTable {
         mut self,
         nice: NiceFailback,
         resources: Recipient<RunGroups>,
+        reannounce: Recipient<Reannounce>,
     ) -> NodeTable {
-        self.nice = Some(nice);
+        self.core = self.core.with_resources(nice);
         self.resources = Some(resources);
+        self.reannounce = Some(reannounce);
         self
     }
 
@@ -113,112 +114,67 @@ impl NodeTable {
         Now { mono, wall_secs }
     }
 
-    /// Carries out everything the state machines asked for (each may feed the
-    /// other), answers a finished graceful stop, then re-arms the timer.
+    /// Carries out everything the node asked for, answers a finished graceful
+    /// stop, then re-arms the timer.
     fn drain(&mut self, ctx: &mut Context<Self>) {
-        loop {
-            let mut busy = false;
-            while let Some(cmd) = self.core.poll_command() {
-                busy = true;
-                match cmd {
-                    Command::Send(msg) => self.send(&msg),
-                    Command::Notify(e) => {
-                        self.log_event(&e);
-                        self.route(e);
+        while let Some(out) = self.core.poll_output() {
+            match out {
+                Output::Send(msg) => self.send(&msg),
+                Output::Event(e) => self.log_event(&e),
+                Output::Run { acquire, set } => self.run(RunGroups { acquire, set }),
+                Output::Reannounce(set) => {
+                    let sent = self
+                        .reannounce
+                        .as_ref()
+                        .is_some_and(|r| r.try_send(Reannounce { set }).is_ok());
+                    if !sent {
+                        error!(self.log, "the resource manager is not taking work: {set} groups not announced again");
                     }
                 }
-            }
-            while let Some(action) = self.nice.as_mut().and_then(NiceFailback::poll_action) {
-                busy = true;
-                self.act(action);
-            }
-            // A delayed graceful stop starts as soon as the resources settle.
-            if self.stop_pending {
-                let now = self.now();
-                if self.nice.as_mut().is_none_or(|n| n.shutdown(now)) {
-                    self.stop_pending = false;
-                    if self.nice.is_none() {
-                        self.core.shutdown(now);
+                Output::Log(level, text) => match level {
+                    Level::Crit => crit!(self.log, "{text}"),
+                    Level::Error => error!(self.log, "{text}"),
+                    Level::Warn => warn!(self.log, "{text}"),
+                    Level::Info | Level::Notice => info!(self.log, "{text}"),
+                    Level::Debug => debug!(self.log, "{text}"),
+                },
+                // The shutdown notice is in the links' mailboxes.
+                Output::Left => {
+                    for w in self.stop_waiters.drain(..) {
+                        let _ = w.send(Ok(()));
                     }
-                    busy = true;
                 }
-            }
-            if !busy {
-                break;
-            }
-        }
-        if self.core.is_leaving() {
-            // The shutdown notice is in the links' mailboxes.
-            for w in self.stop_waiters.drain(..) {
-                let _ = w.send(());
+                Output::StopFailed => {
+                    for w in self.stop_waiters.drain(..) {
+                        let _ = w.send(Err(StopFailed));
+                    }
+                }
             }
         }
         if let Some(h) = self.timer.take() {
             ctx.cancel_future(h);
         }
-        let nice_deadline = self.nice.as_ref().and_then(NiceFailback::poll_timeout);
-        let deadline = [self.core.poll_timeout(), nice_deadline]
-            .into_iter()
-            .flatten()
-            .min();
-        if let Some(deadline) = deadline {
+        if let Some(deadline) = self.core.poll_timeout() {
             let delay = deadline.since(self.now().mono);
             self.timer = Some(ctx.run_later(delay, |act, ctx| {
                 act.timer = None;
                 let now = act.now();
                 act.core.handle_timeout(now);
-                if let Some(nice) = act.nice.as_mut() {
-                    nice.handle_timeout(now);
-                }
                 act.drain(ctx);
             }));
         }
     }
 
-    /// Membership facts the resource protocol acts on.
-    fn route(&mut self, e: Event) {
-        let now = self.now();
-        let heard = match &e {
-            Event::NodeDead { node } => self.core.heard_from(node),
-            _ => false,
-        };
-        let Some(nice) = self.nice.as_mut() else {
-            return;
-        };
-        match e {
-            Event::CommUp => nice.comm_up(now),
-            Event::NodeDead { node } => nice.peer_dead(now, &node, heard),
-            Event::ShutdownNotice { node } => nice.peer_shutdown(now, &node),
-            Event::Delivered { msg, .. } => nice.handle(now, false, &msg),
-            _ => {}
-        }
-    }
-
-    fn act(&mut self, action: Action) {
-        let now = self.now();
-        match action {
-            Action::Send(m) => self.core.send_message(now, m),
-            Action::Acquire(set) | Action::Release(set) => {
-                let acquire = matches!(action, Action::Acquire(_));
-                let sent = self
-                    .resources
-                    .as_ref()
-                    .is_some_and(|r| r.try_send(RunGroups { acquire, set }).is_ok());
-                if !sent {
-                    error!(
-                        self.log,
-                        "the resource manager is not taking work: {set} groups not handled"
-                    );
-                }
-            }
-            Action::Log(level, text) => match level {
-                Level::Crit => crit!(self.log, "{text}"),
-                Level::Error => error!(self.log, "{text}"),
-                Level::Warn => warn!(self.log, "{text}"),
-                Level::Info | Level::Notice => info!(self.log, "{text}"),
-                Level::Debug => debug!(self.log, "{text}"),
-            },
-            Action::ShutdownReady => self.core.shutdown(now),
+    fn run(&mut self, job: RunGroups) {
+        let sent = self
+            .resources
+            .as_ref()
+            .is_some_and(|r| r.try_send(job).is_ok());
+        if !sent {
+            error!(
+                self.log,
+                "the resource manager is not taking work: {} groups not handled", job.set
+            );
         }
     }
 
@@ -316,18 +272,18 @@ impl Handler<PacketReceived> for NodeTable {
 }
 
 impl Handler<Shutdown> for NodeTable {
-    type Result = ResponseFuture<()>;
+    type Result = ResponseFuture<Result<(), StopFailed>>;
 
     /// Releases the groups, then sends the shutdown notice; answers once the
-    /// notice is in the links' mailboxes.
-    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) -> ResponseFuture<()> {
+    /// notice is in the links' mailboxes, or with [`StopFailed`] when a group
+    /// could not be released (the node then stays in the cluster and keeps it).
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.stop_waiters.push(tx);
-        self.stop_pending = true;
+        let now = self.now();
+        self.core.shutdown(now);
         self.drain(ctx);
-        Box::pin(async move {
-            let _ = rx.await;
-        })
+        Box::pin(async move { rx.await.unwrap_or(Ok(())) })
     }
 }
 
@@ -336,9 +292,7 @@ impl Handler<GroupsDone> for NodeTable {
 
     fn handle(&mut self, done: GroupsDone, ctx: &mut Context<Self>) {
         let now = self.now();
-        if let Some(nice) = self.nice.as_mut() {
-            nice.done(now, done.ok);
-        }
+        self.core.groups_done(now, done.ok);
         self.drain(ctx);
     }
 }
@@ -348,23 +302,11 @@ impl Handler<ControlRequest> for NodeTable {
 
     fn handle(&mut self, req: ControlRequest, ctx: &mut Context<Self>) -> Result<(), String> {
         let now = self.now();
-        let Some(nice) = self.nice.as_mut() else {
-            return Err("this node manages no resources".into());
+        let result = match req {
+            ControlRequest::Standby(set) => self.core.standby(now, set),
+            ControlRequest::Takeover(set) => self.core.takeover(now, set),
         };
-        if nice.rscstatus() == "transition" {
-            return Err(
-                "a resource transition is in progress; try again when it has finished".into(),
-            );
-        }
-        match req {
-            ControlRequest::Standby(set) => nice.standby(now, set),
-            ControlRequest::Takeover(set) => {
-                let mut m = hb_core::wire::Message::with_type("hb_takeover");
-                m.push_str("rsc_hold", set.as_str());
-                self.core.send_message(now, m);
-            }
-        }
         self.drain(ctx);
-        Ok(())
+        result.map_err(|e| e.to_string())
     }
 }

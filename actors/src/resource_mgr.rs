@@ -42,10 +42,20 @@ pub struct GroupsDone {
 #[rtype(result = "()")]
 pub struct ReleaseLeftovers;
 
+/// Announce the service addresses of these held groups again (gratuitous ARP),
+/// after a partition in which the other node held them too. Not reported back.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Reannounce {
+    /// Which groups.
+    pub set: Hold,
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Job {
     Run(RunGroups),
     Leftovers,
+    Reannounce(Hold),
 }
 
 /// Where resource scripts are found.
@@ -152,6 +162,26 @@ impl ResourceManager {
         }));
     }
 
+    /// Starts the built-in service addresses of the groups again: an address that
+    /// is present is left as it is and announced again. A service address run by
+    /// an `IPaddr` script from `resource.d` is the script's business.
+    fn reannounce(&mut self, set: Hold, ctx: &mut Context<Self>) {
+        let groups = self.selected(set);
+        let (dirs, log, _, ip) = self.for_task();
+        let fut = async move {
+            for r in groups.iter().flat_map(|g| &g.resources) {
+                if let Some(spec) = r.ip.as_ref().filter(|_| builtin(r, &dirs)) {
+                    info!(log, "Announcing {} again", spec.addr);
+                    builtin_ip(spec, Op::Start, &ip, &log).await;
+                }
+            }
+        };
+        ctx.spawn(fut.into_actor(self).map(|(), act, ctx| {
+            act.busy = false;
+            act.next_job(ctx);
+        }));
+    }
+
     fn next_job(&mut self, ctx: &mut Context<Self>) {
         if self.busy {
             return;
@@ -163,6 +193,7 @@ impl ResourceManager {
         let job = match job {
             Job::Run(job) => job,
             Job::Leftovers => return self.release_leftovers(ctx),
+            Job::Reannounce(set) => return self.reannounce(set, ctx),
         };
         let groups = self.selected(job.set);
         let (dirs, log, me, ip) = self.for_task();
@@ -258,16 +289,8 @@ async fn run_op(
     ip: &IpAddrAgent,
     log: &Logger,
 ) -> bool {
-    if let Some(spec) = &r.ip {
-        if hb_conf::host::script_path(
-            Some(&dirs.confdir),
-            std::path::Path::new("/nonexistent"),
-            &r.script,
-        )
-        .is_none()
-        {
-            return builtin_ip(spec, op, ip, log).await;
-        }
+    if let Some(spec) = r.ip.as_ref().filter(|_| builtin(r, dirs)) {
+        return builtin_ip(spec, op, ip, log).await;
     }
     let script = match scripts::find_script(Some(&dirs.confdir), &dirs.init_dir, &r.script) {
         Ok(p) => p,
@@ -295,6 +318,18 @@ async fn run_op(
             false
         }
     }
+}
+
+/// Whether a service address runs built in: no `IPaddr`/`IPaddr2` script of its
+/// name in `resource.d`.
+fn builtin(r: &Resource, dirs: &ScriptDirs) -> bool {
+    r.ip.is_some()
+        && hb_conf::host::script_path(
+            Some(&dirs.confdir),
+            std::path::Path::new("/nonexistent"),
+            &r.script,
+        )
+        .is_none()
 }
 
 /// The built-in service-address resource.
@@ -347,6 +382,15 @@ impl Handler<ReleaseLeftovers> for ResourceManager {
 
     fn handle(&mut self, _: ReleaseLeftovers, ctx: &mut Context<Self>) {
         self.queue.push_back(Job::Leftovers);
+        self.next_job(ctx);
+    }
+}
+
+impl Handler<Reannounce> for ResourceManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: Reannounce, ctx: &mut Context<Self>) {
+        self.queue.push_back(Job::Reannounce(msg.set));
         self.next_job(ctx);
     }
 }

@@ -9,7 +9,9 @@
 //!   netstring), packet parsing, signing and verification.
 //! * [`auth`]: the `authkeys` methods (crc, md5, sha1) and the key table.
 //! * [`membership`]: who is alive, decided from heartbeats and dead times.
-//! * [`resources`]: running resource groups (start/stop order, failures).
+//! * [`resources`]: running resource groups (start/stop order, failures) and who
+//!   holds which (the nice_failback protocol).
+//! * [`node`]: one node's decisions, membership and resources wired together.
 //! * [`ratelimit`]: bounded reporting of repeated problems.
 //! * [`time`]: the injected clock ([`time::Now`]) and a seeded random generator.
 #![forbid(unsafe_code)]
@@ -17,6 +19,7 @@
 
 pub mod auth;
 pub mod membership;
+pub mod node;
 pub mod ratelimit;
 pub mod resources;
 pub mod time;

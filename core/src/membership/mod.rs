@@ -556,8 +556,16 @@ impl Membership {
             let n = &mut self.nodes[i];
             n.gen = gen;
             n.seq = SeqTrack::default();
+            let dead = n.status == NodeStatus::Dead;
             if known != 0 {
-                self.notify(Event::Restart { node });
+                self.notify(Event::Restart { node: node.clone() });
+            }
+            if dead && t == "status" && msg.get_str("st") == Some("active") {
+                // A node we declared dead (or never heard) speaks for the first
+                // time in this generation, already active: it came up on the
+                // other side of a partition and may hold resources. A node that
+                // just started says `init` or `up` first.
+                self.notify(Event::PartitionHealed { node });
             }
         }
         if t.starts_with("NS_") {

@@ -80,6 +80,11 @@ impl Hold {
         Hold(self.0 & !other.0)
     }
 
+    /// Intersection.
+    pub fn and(self, other: Hold) -> Hold {
+        Hold(self.0 & other.0)
+    }
+
     /// Local and foreign swapped: what the peer calls this set.
     pub fn mirror(self) -> Hold {
         Hold(((self.0 & 1) << 1) | ((self.0 & 2) >> 1))
@@ -137,6 +142,11 @@ pub enum Action {
     Log(Level, String),
     /// Every group is released: send the shutdown notice and leave.
     ShutdownReady,
+    /// The graceful stop could not release every group: we stay and keep them.
+    ShutdownFailed,
+    /// Announce the service addresses of these held groups again (gratuitous
+    /// ARP): the other node held them too and clients may point at it.
+    Reannounce(Hold),
 }
 
 /// What a finished acquisition or release was for.
@@ -150,8 +160,26 @@ enum Job {
     GiveUp(Hold),
     /// Standby: taking `Hold` (the peer asked).
     TakeOver(Hold),
-    /// Graceful shutdown: releasing everything.
-    ShutdownRelease,
+    /// Graceful shutdown: releasing everything; what we held before.
+    ShutdownRelease(Hold),
+    /// After a partition: releasing the peer's groups, which it holds too.
+    Yield(Hold),
+}
+
+/// How long a node that saw the peer return after a partition waits for the
+/// peer's own `info=partition` report before it assumes a 3.0.6 peer (which
+/// answers nothing: it gives up everything and restarts 2 s after the heal).
+pub const PARTITION_REPLY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Resolving a healed partition (both nodes may hold the same groups).
+#[derive(Debug, Clone, Copy, Default)]
+struct Heal {
+    /// Waiting for the peer's partition report until then.
+    reply_by: Option<Instant>,
+    /// The double holding already acted on.
+    seen: Hold,
+    /// Groups both held that we keep: announced again once the peer lets go.
+    kept: Hold,
 }
 
 /// The two-node resource ownership protocol of one node.
@@ -171,6 +199,14 @@ pub struct NiceFailback {
     /// Groups that failed to start here, and when to offer them to the peer.
     handover: Option<(Instant, Hold)>,
     shutting_down: bool,
+    /// A healed partition is being resolved.
+    heal: Option<Heal>,
+    /// The standby acquisition we ran failed: the groups are not ours.
+    take_failed: bool,
+    /// Generation and sequence number of the peer's newest `resource` report: a
+    /// report that arrives after a newer one (a late copy on a slower medium, a
+    /// retransmission) describes the past and is ignored.
+    last_report: Option<(u64, u64)>,
     /// Jobs the caller is running, in order.
     jobs: VecDeque<Job>,
     announced: bool,
@@ -216,6 +252,9 @@ impl NiceFailback {
             failback_retry_at: None,
             handover: None,
             shutting_down: false,
+            heal: None,
+            take_failed: false,
+            last_report: None,
             jobs: VecDeque::new(),
             announced: false,
             delay_logged: false,
@@ -265,10 +304,17 @@ impl NiceFailback {
             .then_some(self.local_takeover_at)
             .flatten();
         let handover = self.handover.map(|(t, _)| t);
-        [rsc, self.standby_deadline, self.failback_retry_at, handover]
-            .into_iter()
-            .flatten()
-            .min()
+        let heal = self.heal.and_then(|h| h.reply_by);
+        [
+            rsc,
+            self.standby_deadline,
+            self.failback_retry_at,
+            handover,
+            heal,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn log(&mut self, level: Level, text: impl Into<String>) {
@@ -301,8 +347,8 @@ impl NiceFailback {
             Job::TakeLocal => Action::Acquire(Hold::LOCAL),
             Job::MachDown => Action::Acquire(Hold::FOREIGN),
             Job::TakeOver(h) => Action::Acquire(h),
-            Job::GiveUp(h) => Action::Release(h),
-            Job::ShutdownRelease => Action::Release(Hold::ALL),
+            Job::GiveUp(h) | Job::Yield(h) => Action::Release(h),
+            Job::ShutdownRelease(_) => Action::Release(Hold::ALL),
         };
         self.jobs.push_back(job);
         self.out.push_back(action);
@@ -361,6 +407,11 @@ impl NiceFailback {
     }
 
     fn on_starting(&mut self, now: Now) {
+        if self.heal.take().is_some() {
+            // The peer restarted after the partition (as 3.0.6 does): it let go
+            // of everything, and clients may still point at it.
+            self.reannounce(self.i_hold, "the other node restarted after the partition");
+        }
         let old = self.state;
         match old {
             State::Starting => {
@@ -393,6 +444,22 @@ impl NiceFailback {
             return;
         };
         let full = msg.get_str("rtype") == Some("full");
+        if !from_us {
+            let stamp = (
+                msg.get_hex("hg").unwrap_or(0),
+                msg.get_hex("seq").unwrap_or(0),
+            );
+            if stamp.1 != 0 {
+                if self.last_report.is_some_and(|last| stamp <= last) {
+                    self.log(
+                        Level::Debug,
+                        format!("ignoring an out-of-date resource report (seq {})", stamp.1),
+                    );
+                    return;
+                }
+                self.last_report = Some(stamp);
+            }
+        }
         let mut newstate = self.state;
         match self.state {
             State::Starting | State::BothStarting => {
@@ -419,7 +486,7 @@ impl NiceFailback {
                 self.announce("T_RESOURCES(us)");
             }
             match msg.get_str("info") {
-                Some("mach_down") => {
+                Some("mach_down") if !self.heal.is_some_and(|h| h.seen.has(Hold::FOREIGN)) => {
                     self.log(Level::Info, "mach_down takeover complete.");
                     self.i_hold = self.i_hold.with(Hold::FOREIGN);
                     self.rsc_needs_failback = true;
@@ -437,6 +504,14 @@ impl NiceFailback {
             } else {
                 self.other_holds.with(hold)
             };
+            if msg.get_str("info") == Some("standby_failed") && self.standby == Standby::Other {
+                self.log(
+                    Level::Warn,
+                    "The other node could not release its resources: standby cancelled.",
+                );
+                self.standby = Standby::Not;
+                self.standby_deadline = None;
+            }
             match msg.get_str("isstable") {
                 Some("1") if !self.other_is_stable => {
                     self.log(Level::Info, "remote resource transition completed.");
@@ -458,6 +533,8 @@ impl NiceFailback {
                 self.perform_auto_failback(now);
                 self.announce("T_RESOURCES(them)");
             }
+            self.state = newstate;
+            self.partition_report(now, msg.get_str("info"));
         }
         self.state = newstate;
         if self.state == State::RscRcvd && self.local_takeover_at.is_none() {
@@ -487,7 +564,131 @@ impl NiceFailback {
             self.failback_retry_at = None;
             self.perform_auto_failback(now);
         }
+        if let Some(h) = self.heal.as_mut() {
+            if h.reply_by.is_some_and(|t| now.mono >= t) {
+                h.reply_by = None;
+                h.kept = h.kept.with(self.i_hold.and(Hold::LOCAL));
+                let kept = h.kept;
+                self.log(
+                    Level::Warn,
+                    "No partition report from the other node (heartbeat 3.0.6 gives up everything and restarts): releasing its groups, keeping ours.",
+                );
+                // What a peer that ran our rule would hold: its own groups.
+                self.other_holds = Hold::LOCAL;
+                self.reannounce(kept, "the other node held them during the partition");
+                self.resolve_double_holding();
+            }
+        }
         self.standby_expiry(now);
+    }
+
+    /// The peer was declared dead but speaks again with the same generation: a
+    /// partition healed, and both nodes may hold the same groups. Both sides tell
+    /// each other what they hold (`resource … info=partition`); each then releases
+    /// the doubly held groups whose preferred node is the other one, so every
+    /// group stays with exactly one node, its preferred one. A 3.0.6 peer does not
+    /// answer (it gives up everything and restarts): after
+    /// [`PARTITION_REPLY_TIMEOUT`] we act as if it held its own groups.
+    pub fn peer_returned(&mut self, now: Now, peer: &str) {
+        if self.shutting_down || self.state == State::Init {
+            return;
+        }
+        self.log(
+            Level::Info,
+            format!("{peer} is back after a partition: comparing resource holdings."),
+        );
+        // A standby exchange spanning the partition cannot complete.
+        self.cancel_standby();
+        let h = self.heal.get_or_insert_with(Heal::default);
+        h.reply_by = Some(now.mono + PARTITION_REPLY_TIMEOUT);
+        self.send_partition_report("partition");
+    }
+
+    /// A peer's resource report, as far as partitions go.
+    fn partition_report(&mut self, now: Now, info: Option<&str>) {
+        match info {
+            Some(info @ ("partition" | "partition-ack")) => {
+                if info == "partition" {
+                    self.cancel_standby();
+                }
+                let h = self.heal.get_or_insert_with(Heal::default);
+                h.reply_by = None;
+                self.resolve_double_holding();
+                if info == "partition" {
+                    self.send_partition_report("partition-ack");
+                }
+            }
+            // The peer took over our groups while we were alive: it declared us
+            // dead (a one-sided partition). Tell it what we hold.
+            Some("mach_down") if !self.shutting_down => {
+                self.cancel_standby();
+                self.heal.get_or_insert(Heal {
+                    reply_by: Some(now.mono + PARTITION_REPLY_TIMEOUT),
+                    ..Heal::default()
+                });
+                self.resolve_double_holding();
+                self.send_partition_report("partition");
+            }
+            _ => self.resolve_double_holding(),
+        }
+    }
+
+    fn send_partition_report(&mut self, info: &str) {
+        let stable = self.jobs.is_empty() && self.state == State::Stable;
+        let m = resource_msg(self.i_hold, stable, Some(info));
+        self.out.push_back(Action::Send(m));
+    }
+
+    fn reannounce(&mut self, set: Hold, why: &str) {
+        if !set.is_none() {
+            self.log(
+                Level::Info,
+                format!("Announcing the {set} resource groups again: {why}."),
+            );
+            self.out.push_back(Action::Reannounce(set));
+        }
+    }
+
+    /// While a partition heals: release the groups both nodes hold whose
+    /// preferred node is the peer; keep (and announce again) those whose
+    /// preferred node is us. Once the peer's reports no longer overlap ours, the
+    /// partition is resolved.
+    fn resolve_double_holding(&mut self) {
+        let Some(mut h) = self.heal else {
+            return;
+        };
+        let both = self.i_hold.and(self.other_holds.mirror());
+        if both.is_none() {
+            if h.reply_by.is_none() {
+                self.heal = None;
+                let kept = h.kept.and(self.i_hold);
+                self.reannounce(kept, "the other node no longer holds them");
+            }
+            return;
+        }
+        let new = both.without(h.seen);
+        if new.is_none() {
+            return;
+        }
+        h.seen = h.seen.with(new);
+        let give = new.and(Hold::FOREIGN);
+        let keep = new.and(Hold::LOCAL);
+        h.kept = h.kept.with(keep);
+        self.heal = Some(h);
+        self.log(
+            Level::Crit,
+            format!("Both nodes hold the {new} resource groups after a partition: each keeps the groups it is the preferred node of."),
+        );
+        self.reannounce(keep, "they are ours, and the other node releases them");
+        if !give.is_none() {
+            self.log(
+                Level::Info,
+                format!("Releasing the {give} resource groups to the other node."),
+            );
+            self.i_hold = self.i_hold.without(give);
+            self.rsc_needs_failback = false;
+            self.start_job(Job::Yield(give));
+        }
     }
 
     fn standby_expiry(&mut self, now: Now) {
@@ -628,7 +829,9 @@ impl NiceFailback {
                     if self.auto_failback {
                         self.announce("auto_failback");
                     }
-                    self.i_hold = self.i_hold.with(set.mirror());
+                    if !self.take_failed {
+                        self.i_hold = self.i_hold.with(set.mirror());
+                    }
                 } else {
                     self.log(
                         Level::Info,
@@ -652,6 +855,7 @@ impl NiceFailback {
     /// we ever heard a packet from it.
     pub fn peer_dead(&mut self, now: Now, peer: &str, heard: bool) {
         self.cancel_standby();
+        self.heal = None;
         if self.shutting_down {
             return;
         }
@@ -696,6 +900,7 @@ impl NiceFailback {
     pub fn peer_shutdown(&mut self, now: Now, peer: &str) {
         // A standby with a peer that leaves cannot complete.
         self.cancel_standby();
+        self.heal = None;
         self.other_is_stable = true;
         self.other_holds = Hold::NONE;
         if self.i_hold != Hold::ALL && !self.shutting_down {
@@ -762,6 +967,20 @@ impl NiceFailback {
                     self.send_resources(now, true, None);
                 }
             }
+            Job::GiveUp(set) if !ok => {
+                // Something of the set still runs here: the peer must not take it.
+                self.i_hold = self.i_hold.with(set);
+                self.log(
+                    Level::Crit,
+                    format!("Standby failed: the {set} resource groups could not be released and stay here. Stop what still runs by hand, then run `heartbeat standby` again."),
+                );
+                self.standby = Standby::Not;
+                self.standby_deadline = None;
+                self.other_is_stable = true;
+                let stable = self.state == State::Stable;
+                let m = resource_msg(self.i_hold, stable, Some("standby_failed"));
+                self.send(now, m);
+            }
             Job::GiveUp(set) => {
                 self.log(
                     Level::Info,
@@ -770,15 +989,55 @@ impl NiceFailback {
                 self.send(now, standby_msg(self.standby_rsctype, "done"));
             }
             Job::TakeOver(set) => {
-                self.log(
-                    Level::Info,
-                    format!("{set} HA resource acquisition completed (standby)."),
-                );
+                if ok {
+                    self.log(
+                        Level::Info,
+                        format!("{set} HA resource acquisition completed (standby)."),
+                    );
+                } else {
+                    self.take_failed = true;
+                    self.handover = Some((now.mono + HANDOVER_DELAY, set));
+                    self.log(
+                        Level::Error,
+                        format!("{set} HA resource acquisition failed (standby)."),
+                    );
+                }
                 self.send(now, standby_msg(self.standby_rsctype, "done"));
+                self.take_failed = false;
             }
-            Job::ShutdownRelease => {
-                self.log(Level::Info, "All HA resources relinquished.");
-                self.out.push_back(Action::ShutdownReady);
+            Job::ShutdownRelease(held) => {
+                if ok {
+                    self.log(Level::Info, "All HA resources relinquished.");
+                    self.out.push_back(Action::ShutdownReady);
+                } else {
+                    self.shutting_down = false;
+                    self.state = State::Stable;
+                    self.delay_logged = false;
+                    self.i_hold = held;
+                    self.log(
+                        Level::Crit,
+                        "Shutdown cancelled: some resources could not be released and still run here. Stop them by hand, then stop heartbeat again.",
+                    );
+                    let m = resource_msg(self.i_hold, true, Some("shutdown_failed"));
+                    self.send(now, m);
+                    self.out.push_back(Action::ShutdownFailed);
+                }
+            }
+            Job::Yield(set) => {
+                if ok {
+                    self.log(
+                        Level::Info,
+                        format!("{set} HA resources released to the other node."),
+                    );
+                } else {
+                    self.i_hold = self.i_hold.with(set);
+                    self.log(
+                        Level::Crit,
+                        format!("The {set} resource groups could not be released and the other node holds them too: both run them. Stop them here by hand."),
+                    );
+                }
+                let stable = self.jobs.is_empty() && self.state == State::Stable;
+                self.send_resources(now, stable, None);
             }
         }
     }
@@ -809,12 +1068,13 @@ impl NiceFailback {
             return false;
         }
         self.shutting_down = true;
+        let held = self.i_hold;
         self.i_hold = Hold::NONE;
         self.state = State::Shutdown;
         let m = resource_msg(Hold::NONE, false, Some("shutdown"));
         self.send(now, m);
         self.log(Level::Info, "Giving up all HA resources.");
-        self.start_job(Job::ShutdownRelease);
+        self.start_job(Job::ShutdownRelease(held));
         true
     }
 }

@@ -47,6 +47,8 @@ struct Sim {
     b_up: bool,
     /// The next acquisition of this set by this node fails (nothing starts).
     fail_once: Option<(u8, Hold)>,
+    /// The next release of this set by this node fails (it keeps running).
+    stuck_once: Option<(u8, Hold)>,
 }
 
 impl Sim {
@@ -60,6 +62,7 @@ impl Sim {
             a_up: true,
             b_up: true,
             fail_once: None,
+            stuck_once: None,
         }
     }
 
@@ -105,10 +108,18 @@ impl Sim {
                             }
                         }
                         Action::Release(h) => {
-                            self.world.apply(me, h, false);
-                            self.node(me).done(now, true);
+                            if self.stuck_once == Some((me, h)) {
+                                self.stuck_once = None;
+                                self.node(me).done(now, false);
+                            } else {
+                                self.world.apply(me, h, false);
+                                self.node(me).done(now, true);
+                            }
                         }
-                        Action::Log(..) | Action::ShutdownReady => {}
+                        Action::Log(..)
+                        | Action::ShutdownReady
+                        | Action::ShutdownFailed
+                        | Action::Reannounce(_) => {}
                     }
                 }
             }
@@ -507,4 +518,76 @@ fn groups_that_fail_to_start_are_handed_to_the_peer_after_a_pause() {
         .logs(1)
         .iter()
         .any(|l| l == "offering the local groups that failed here to the other node"));
+}
+
+/// A standby whose release fails: the group stays on A (it still runs there),
+/// B does not take it, B's side of the standby is cancelled, and a later
+/// standby works.
+#[test]
+fn a_standby_whose_release_fails_keeps_the_group_and_cancels_the_peer() {
+    let mut s = both_up(true);
+    assert_eq!(s.world.owner, [1, 2]);
+    s.stuck_once = Some((1, Hold::LOCAL));
+    let now = s.at();
+    s.a.standby(now, Hold::LOCAL);
+    s.settle();
+    s.run_until(12_000);
+    assert_eq!(
+        s.world.owner,
+        [1, 2],
+        "B never acquires what A could not release"
+    );
+    assert_eq!(
+        s.a.holding(),
+        Hold::LOCAL,
+        "A still says it holds its group"
+    );
+    assert_eq!(s.b.holding(), Hold::LOCAL);
+    assert!(s.logs(1).iter().any(|l| l.starts_with("Standby failed")));
+    assert!(s
+        .logs(2)
+        .iter()
+        .any(|l| l == "The other node could not release its resources: standby cancelled."));
+    assert!(s.sent(1).iter().all(|m| !m.contains("info=done")));
+    assert_eq!((s.a.rscstatus(), s.b.rscstatus()), ("local", "local"));
+    // The operator fixed it: the next standby goes through.
+    let now = s.at();
+    s.a.standby(now, Hold::LOCAL);
+    s.settle();
+    s.run_until(13_000);
+    assert_eq!(s.world.owner, [2, 2]);
+}
+
+/// A graceful stop whose release fails: the node stays, keeps (and says it
+/// keeps) its group, the peer takes nothing; a second stop then works.
+#[test]
+fn a_stop_whose_release_fails_keeps_the_node_in() {
+    let mut s = both_up(false);
+    s.stuck_once = Some((1, Hold::ALL));
+    let now = s.at();
+    assert!(s.a.shutdown(now));
+    s.settle();
+    assert!(s
+        .trace
+        .iter()
+        .any(|(_, n, a)| *n == 1 && *a == Action::ShutdownFailed));
+    assert!(!s
+        .trace
+        .iter()
+        .any(|(_, n, a)| *n == 1 && *a == Action::ShutdownReady));
+    assert_eq!(s.world.owner, [1, 2]);
+    assert_eq!(s.a.holding(), Hold::LOCAL);
+    assert_eq!(s.a.state(), State::Stable);
+    assert!(s
+        .sent(1)
+        .iter()
+        .any(|m| m == "t=resource rsc_hold=local rtype=full isstable=1 info=shutdown_failed"));
+    let now = s.at();
+    assert!(s.a.shutdown(now));
+    s.settle();
+    assert!(s
+        .trace
+        .iter()
+        .any(|(_, n, a)| *n == 1 && *a == Action::ShutdownReady));
+    assert_eq!(s.world.owner, [0, 2]);
 }

@@ -1,0 +1,259 @@
+//! One cluster node's decisions: [`Membership`] (who is alive) and, when the node
+//! manages resources, [`NiceFailback`] (who holds which groups), wired together.
+//!
+//! ```text
+//!   start / handle_message / handle_timeout ─┐
+//!   groups_done / standby / takeover / stop ─┼─> Node ─> poll_output(): Send | Event | Run | Reannounce | Log | Left | StopFailed
+//!                                            └────────> poll_timeout(): when to call handle_timeout
+//! ```
+//!
+//! The node-status actor feeds it and carries out its outputs; the cluster
+//! simulator (`core/tests/sim`) drives many of them on virtual time. Both run
+//! exactly this wiring, so what the simulator checks is what the daemon does.
+
+use std::collections::VecDeque;
+
+use crate::membership::{Command, Event, Level, LinkId, Membership};
+use crate::resources::nice::{Action, Hold, NiceFailback};
+use crate::time::{Instant, Now};
+use crate::wire::Message;
+
+/// What the node asks of its caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Sign and send this message on every medium.
+    Send(Message),
+    /// A membership fact to log (and count).
+    Event(Event),
+    /// Acquire (`acquire`) or release these groups, then call [`Node::groups_done`].
+    Run {
+        /// Acquire, or release.
+        acquire: bool,
+        /// Which groups.
+        set: Hold,
+    },
+    /// Announce these held groups' service addresses again (gratuitous ARP).
+    Reannounce(Hold),
+    /// Log this, with heartbeat's words.
+    Log(Level, String),
+    /// The graceful stop finished: the shutdown notice is out, stop sending.
+    Left,
+    /// The graceful stop could not release every group: the node stays up and
+    /// keeps them.
+    StopFailed,
+}
+
+/// Why a control request was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// This node manages no resources.
+    NoResources,
+    /// A resource transition is running.
+    InTransition,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Refused::NoResources => "this node manages no resources",
+            Refused::InTransition => {
+                "a resource transition is in progress; try again when it has finished"
+            }
+        })
+    }
+}
+
+/// One node: membership plus, optionally, the resource protocol.
+#[derive(Debug)]
+pub struct Node {
+    membership: Membership,
+    nice: Option<NiceFailback>,
+    /// A graceful stop waits for running resource work before it can begin.
+    stop_pending: bool,
+    left_reported: bool,
+    out: VecDeque<Output>,
+}
+
+impl Node {
+    /// A node without resource management.
+    pub fn new(membership: Membership) -> Node {
+        Node {
+            membership,
+            nice: None,
+            stop_pending: false,
+            left_reported: false,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// The same node, managing resources with `nice`.
+    pub fn with_resources(mut self, nice: NiceFailback) -> Node {
+        self.nice = Some(nice);
+        self
+    }
+
+    /// The membership state machine (read-only).
+    pub fn membership(&self) -> &Membership {
+        &self.membership
+    }
+
+    /// The resource protocol, when the node manages resources (read-only).
+    pub fn resources(&self) -> Option<&NiceFailback> {
+        self.nice.as_ref()
+    }
+
+    /// Our `ld` field.
+    pub fn set_load(&mut self, load: String) {
+        self.membership.set_load(load);
+    }
+
+    /// Starts the node.
+    pub fn start(&mut self, now: Now) {
+        self.membership.start(now);
+        self.drain(now);
+    }
+
+    /// An authenticated message arrived on `link`.
+    pub fn handle_message(&mut self, now: Now, link: LinkId, msg: Message) {
+        self.membership.handle_message(now, link, msg);
+        self.drain(now);
+    }
+
+    /// Time passed.
+    pub fn handle_timeout(&mut self, now: Now) {
+        self.membership.handle_timeout(now);
+        if let Some(nice) = self.nice.as_mut() {
+            nice.handle_timeout(now);
+        }
+        self.drain(now);
+    }
+
+    /// The oldest [`Output::Run`] finished; `ok` is false if any group failed.
+    pub fn groups_done(&mut self, now: Now, ok: bool) {
+        if let Some(nice) = self.nice.as_mut() {
+            nice.done(now, ok);
+        }
+        self.drain(now);
+    }
+
+    /// `heartbeat standby SET`.
+    pub fn standby(&mut self, now: Now, set: Hold) -> Result<(), Refused> {
+        let nice = self.settled()?;
+        nice.standby(now, set);
+        self.drain(now);
+        Ok(())
+    }
+
+    /// `heartbeat takeover SET`: asks the peer to go standby for the mirror of `set`.
+    pub fn takeover(&mut self, now: Now, set: Hold) -> Result<(), Refused> {
+        self.settled()?;
+        let mut m = Message::with_type("hb_takeover");
+        m.push_str("rsc_hold", set.as_str());
+        self.membership.send_message(now, m);
+        self.drain(now);
+        Ok(())
+    }
+
+    fn settled(&mut self) -> Result<&mut NiceFailback, Refused> {
+        let nice = self.nice.as_mut().ok_or(Refused::NoResources)?;
+        if nice.rscstatus() == "transition" {
+            return Err(Refused::InTransition);
+        }
+        Ok(nice)
+    }
+
+    /// Graceful stop: release every group (once resource work settles), then
+    /// send the shutdown notice. [`Output::Left`] says when it is out;
+    /// [`Output::StopFailed`] that a group could not be released.
+    pub fn shutdown(&mut self, now: Now) {
+        self.stop_pending = true;
+        self.left_reported = false;
+        self.drain(now);
+    }
+
+    /// True once the shutdown notice is out.
+    pub fn is_leaving(&self) -> bool {
+        self.membership.is_leaving()
+    }
+
+    /// The next output, if any.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When [`Node::handle_timeout`] must next run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let nice = self.nice.as_ref().and_then(NiceFailback::poll_timeout);
+        [self.membership.poll_timeout(), nice]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Moves everything the two machines asked for into the output queue; each
+    /// may feed the other.
+    fn drain(&mut self, now: Now) {
+        loop {
+            let mut busy = false;
+            while let Some(cmd) = self.membership.poll_command() {
+                busy = true;
+                match cmd {
+                    Command::Send(msg) => self.out.push_back(Output::Send(msg)),
+                    Command::Notify(e) => {
+                        self.route(now, &e);
+                        self.out.push_back(Output::Event(e));
+                    }
+                }
+            }
+            while let Some(action) = self.nice.as_mut().and_then(NiceFailback::poll_action) {
+                busy = true;
+                match action {
+                    Action::Send(m) => self.membership.send_message(now, m),
+                    Action::Acquire(set) => self.out.push_back(Output::Run { acquire: true, set }),
+                    Action::Release(set) => self.out.push_back(Output::Run {
+                        acquire: false,
+                        set,
+                    }),
+                    Action::Reannounce(set) => self.out.push_back(Output::Reannounce(set)),
+                    Action::Log(level, text) => self.out.push_back(Output::Log(level, text)),
+                    Action::ShutdownReady => self.membership.shutdown(now),
+                    Action::ShutdownFailed => self.out.push_back(Output::StopFailed),
+                }
+            }
+            // A delayed graceful stop starts as soon as the resources settle.
+            if self.stop_pending && self.nice.as_mut().is_none_or(|n| n.shutdown(now)) {
+                self.stop_pending = false;
+                if self.nice.is_none() {
+                    self.membership.shutdown(now);
+                }
+                busy = true;
+            }
+            if !busy {
+                break;
+            }
+        }
+        if self.membership.is_leaving() && !self.left_reported {
+            self.left_reported = true;
+            self.out.push_back(Output::Left);
+        }
+    }
+
+    /// Membership facts the resource protocol acts on.
+    fn route(&mut self, now: Now, e: &Event) {
+        let heard = match e {
+            Event::NodeDead { node } => self.membership.heard_from(node),
+            _ => false,
+        };
+        let Some(nice) = self.nice.as_mut() else {
+            return;
+        };
+        match e {
+            Event::CommUp => nice.comm_up(now),
+            Event::NodeDead { node } => nice.peer_dead(now, node, heard),
+            Event::ShutdownNotice { node } => nice.peer_shutdown(now, node),
+            Event::PartitionHealed { node } => nice.peer_returned(now, node),
+            Event::Delivered { msg, .. } => nice.handle(now, false, msg),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,788 @@
+//! A deterministic cluster simulator: whole nodes ([`hb_core::node::Node`]:
+//! membership and the resource protocol, exactly as the daemon wires them) on
+//! virtual time, joined by a virtual network of two media whose directions can
+//! be cut and healed, with machines that crash (power loss) and restart, stop
+//! gracefully, and run resource groups that take time. Random fault schedules
+//! from fixed seeds; the invariants are checked after every step:
+//!
+//! 1. A group is never active on two nodes that can hear each other. Two nodes
+//!    that were separated (a cut in either direction on every medium, or one of
+//!    them down) for long enough that one may have declared the other dead get
+//!    [`HEAL_WINDOW`] after they hear each other again to sort it out.
+//! 2. After a quiet period (no faults), every group is active on exactly one
+//!    running node, and nothing is in transition.
+//! 3. `auto_failback off` never moves a group away from a healthy owner: a
+//!    release happens only in a graceful stop, or when the other node holds the
+//!    group too (after a partition).
+//! 4. Every acquisition follows a release or a death: when a node decides to
+//!    acquire a group, no node it can hear and considers alive has it active.
+//!
+//! A failing seed prints its trace; rerun one seed with `SIM_SEED=n`, or try
+//! more seeds than the 60 of a normal run with `SIM_RUNS=n`.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use hb_core::membership::{Event, Membership, MembershipConfig, NodeStatus};
+use hb_core::node::{Node, Output};
+use hb_core::resources::nice::{Hold, NiceFailback};
+use hb_core::time::{Now, Rng};
+use hb_core::wire::Message;
+
+const KEEPALIVE: u64 = 200;
+const DEADTIME: u64 = 1000;
+const LINKS: usize = 2;
+/// After separated nodes hear each other again: dead time (to notice), the
+/// partition report exchange (at most 2 s for a silent peer), a release of one
+/// group (at most 4 steps of 300 ms), and slack.
+const HEAL_WINDOW: u64 = DEADTIME + 2_000 + 1_200 + 1_000;
+/// Longest a separation may last without anyone declaring anyone dead.
+const HARMLESS_SEPARATION: u64 = DEADTIME / 2;
+/// No faults for this long, and everything must have settled: dead time, the
+/// 10 s request delay at start, a standby exchange, jobs, slack.
+const QUIET: u64 = 20_000;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn name(i: usize) -> String {
+    format!("n{}", i + 1)
+}
+
+/// Group `g` of node `i`'s set `set`: group `i` is node i's own (local).
+fn groups_of(i: usize, set: Hold) -> Vec<usize> {
+    let mut v = Vec::new();
+    for g in 0..2 {
+        let wanted = if g == i { Hold::LOCAL } else { Hold::FOREIGN };
+        if set.has(wanted) {
+            v.push(g);
+        }
+    }
+    v
+}
+
+#[derive(Debug)]
+struct Job {
+    acquire: bool,
+    set: Hold,
+    finish: Option<u64>,
+}
+
+/// A machine: the daemon (when running) and what runs on it.
+struct Host {
+    daemon: Option<Node>,
+    generation: u64,
+    /// Groups active here (from the start of an acquisition to the end of a release).
+    active: [bool; 2],
+    jobs: VecDeque<Job>,
+    /// The next acquisition fails (nothing stays started).
+    fail_start: bool,
+    /// A graceful stop was asked for.
+    leaving: bool,
+}
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Delivery {
+    at: u64,
+    order: u64,
+    to: usize,
+    link: usize,
+    /// Index into `Sim::in_flight`.
+    msg: usize,
+}
+
+struct Sim {
+    now: u64,
+    auto_failback: bool,
+    hosts: Vec<Host>,
+    /// `cut[l][from][to]`: medium `l` drops what `from` sends to `to`.
+    cut: [[[bool; 2]; 2]; LINKS],
+    queue: BinaryHeap<Reverse<Delivery>>,
+    in_flight: Vec<Option<Message>>,
+    order: u64,
+    rng: Rng,
+    /// When the current separation began, if the nodes are separated now.
+    separated_since: Option<u64>,
+    /// End of the last separation long enough to matter.
+    healed_at: Option<u64>,
+    /// An operator standby or takeover is allowed to move groups.
+    operator: bool,
+    trace: Vec<String>,
+}
+
+impl Sim {
+    fn new(seed: u64, auto_failback: bool) -> Sim {
+        let hosts = (0..2)
+            .map(|_| Host {
+                daemon: None,
+                generation: 0,
+                active: [false; 2],
+                jobs: VecDeque::new(),
+                fail_start: false,
+                leaving: false,
+            })
+            .collect();
+        let mut s = Sim {
+            now: 0,
+            auto_failback,
+            hosts,
+            cut: [[[false; 2]; 2]; LINKS],
+            queue: BinaryHeap::new(),
+            in_flight: Vec::new(),
+            order: 0,
+            rng: Rng::new(seed),
+            separated_since: Some(0),
+            healed_at: None,
+            operator: false,
+            trace: Vec::new(),
+        };
+        s.log(format!("seed {seed}, auto_failback {auto_failback}"));
+        s.boot(0);
+        s.boot(1);
+        s
+    }
+
+    fn at(&self) -> Now {
+        Now::at_millis(self.now)
+    }
+
+    fn log(&mut self, line: String) {
+        let mut l = String::new();
+        let _ = write!(l, "{:>7} {line}", self.now);
+        self.trace.push(l);
+    }
+
+    // ---- faults and commands ------------------------------------------------------
+
+    fn boot(&mut self, i: usize) {
+        let h = &mut self.hosts[i];
+        h.generation += 1;
+        h.leaving = false;
+        let cfg = MembershipConfig {
+            me: name(i),
+            nodes: vec![name(0), name(1)],
+            ping_nodes: 0,
+            links: (0..LINKS).map(|l| format!("eth{l}")).collect(),
+            keepalive: ms(KEEPALIVE),
+            deadtime: ms(DEADTIME),
+            warntime: ms(DEADTIME / 2),
+            initdead: ms(2 * DEADTIME),
+            max_rexmit_delay: ms(50),
+            hopfudge: 1,
+            uuid: [i as u8 + 1; 16],
+            generation: h.generation,
+            seed: h.generation * 7 + i as u64,
+        };
+        let now = Now::at_millis(self.now);
+        let nice = NiceFailback::new(self.auto_failback).named(&name(i));
+        let mut node = Node::new(Membership::new(cfg, now)).with_resources(nice);
+        node.start(now);
+        h.daemon = Some(node);
+        self.log(format!(
+            "{} boots (generation {})",
+            name(i),
+            self.hosts[i].generation
+        ));
+        self.pump(i);
+    }
+
+    /// Power loss: the daemon and everything running on the machine vanish.
+    fn crash(&mut self, i: usize) {
+        let h = &mut self.hosts[i];
+        h.daemon = None;
+        h.active = [false; 2];
+        h.jobs.clear();
+        self.log(format!("{} loses power", name(i)));
+    }
+
+    fn stop(&mut self, i: usize) {
+        let now = self.at();
+        let h = &mut self.hosts[i];
+        if let Some(d) = h.daemon.as_mut() {
+            h.leaving = true;
+            d.shutdown(now);
+            self.log(format!("{} stops gracefully", name(i)));
+            self.pump(i);
+        }
+    }
+
+    fn standby(&mut self, i: usize, set: Hold) {
+        let now = self.at();
+        if let Some(d) = self.hosts[i].daemon.as_mut() {
+            let r = d.standby(now, set);
+            self.operator = true;
+            self.log(format!("{}: standby {set}: {r:?}", name(i)));
+            self.pump(i);
+        }
+    }
+
+    fn set_cut(&mut self, link: usize, from: usize, to: usize, cut: bool) {
+        self.cut[link][from][to] = cut;
+        let what = if cut { "cut" } else { "healed" };
+        self.log(format!("eth{link} {}->{} {what}", name(from), name(to)));
+    }
+
+    fn heal_all(&mut self) {
+        self.cut = [[[false; 2]; 2]; LINKS];
+        self.log("every medium healed".into());
+    }
+
+    // ---- the engine ----------------------------------------------------------------
+
+    /// Carries out node `i`'s outputs.
+    fn pump(&mut self, i: usize) {
+        loop {
+            let Some(out) = self.hosts[i].daemon.as_mut().and_then(Node::poll_output) else {
+                break;
+            };
+            match out {
+                Output::Send(msg) => self.broadcast(i, msg),
+                Output::Run { acquire, set } => {
+                    for g in groups_of(i, set) {
+                        if acquire {
+                            self.check_acquire(i, g);
+                        } else {
+                            self.check_release(i, g);
+                        }
+                    }
+                    self.hosts[i].jobs.push_back(Job {
+                        acquire,
+                        set,
+                        finish: None,
+                    });
+                    self.log(format!(
+                        "{} {} {set}",
+                        name(i),
+                        if acquire { "acquires" } else { "releases" }
+                    ));
+                    self.start_job(i);
+                }
+                Output::Event(e) => {
+                    if !matches!(e, Event::Delivered { .. } | Event::Dropped(_)) {
+                        self.log(format!("{}: {e}", name(i)));
+                    }
+                }
+                Output::Log(level, text) => {
+                    self.log(format!("{}: {} {text}", name(i), level.as_str()));
+                }
+                Output::Reannounce(set) => self.log(format!("{}: announces {set} again", name(i))),
+                Output::Left => {
+                    self.log(format!("{} left", name(i)));
+                    self.hosts[i].daemon = None;
+                    self.hosts[i].jobs.clear();
+                    assert_eq!(
+                        self.hosts[i].active,
+                        [false; 2],
+                        "{} left with groups active\n{}",
+                        name(i),
+                        self.dump()
+                    );
+                }
+                Output::StopFailed => self.log(format!("{} could not stop", name(i))),
+            }
+        }
+    }
+
+    fn broadcast(&mut self, from: usize, msg: Message) {
+        let to = 1 - from;
+        let slot = self.in_flight.len();
+        self.in_flight.push(Some(msg));
+        for link in 0..LINKS {
+            if self.cut[link][from][to] {
+                continue;
+            }
+            let at = self.now + 1 + self.rng.range(0, 4);
+            self.order += 1;
+            self.queue.push(Reverse(Delivery {
+                at,
+                order: self.order,
+                to,
+                link,
+                msg: slot,
+            }));
+        }
+    }
+
+    fn start_job(&mut self, i: usize) {
+        let now = self.now;
+        let steps = self.rng.range(1, 5);
+        let dur = steps * self.rng.range(20, 300);
+        let Some(job) = self.hosts[i].jobs.front_mut() else {
+            return;
+        };
+        if job.finish.is_some() {
+            return;
+        }
+        job.finish = Some(now + dur);
+        let (acquire, set) = (job.acquire, job.set);
+        if acquire {
+            for g in groups_of(i, set) {
+                self.hosts[i].active[g] = true;
+            }
+        }
+    }
+
+    fn finish_job(&mut self, i: usize) {
+        let Some(job) = self.hosts[i].jobs.pop_front() else {
+            return;
+        };
+        let mut ok = true;
+        if job.acquire && std::mem::take(&mut self.hosts[i].fail_start) {
+            ok = false;
+            for g in groups_of(i, job.set) {
+                self.hosts[i].active[g] = false;
+            }
+        }
+        if !job.acquire {
+            for g in groups_of(i, job.set) {
+                self.hosts[i].active[g] = false;
+            }
+        }
+        self.log(format!(
+            "{} finished {} {} ({})",
+            name(i),
+            if job.acquire {
+                "acquiring"
+            } else {
+                "releasing"
+            },
+            job.set,
+            if ok { "ok" } else { "failed" }
+        ));
+        let now = self.at();
+        if let Some(d) = self.hosts[i].daemon.as_mut() {
+            d.groups_done(now, ok);
+        }
+        self.pump(i);
+        self.start_job(i);
+    }
+
+    /// The next instant anything happens.
+    fn next_event(&self) -> Option<u64> {
+        let mut t = self.queue.peek().map(|Reverse(d)| d.at);
+        let mut consider = |x: u64| t = Some(t.map_or(x, |t: u64| t.min(x)));
+        for h in &self.hosts {
+            if let Some(d) = &h.daemon {
+                if let Some(x) = d.poll_timeout() {
+                    consider(x.as_millis());
+                }
+            }
+            if let Some(f) = h.jobs.front().and_then(|j| j.finish) {
+                consider(f);
+            }
+        }
+        t
+    }
+
+    fn run_until(&mut self, end: u64) {
+        while let Some(t) = self.next_event().filter(|t| *t <= end) {
+            self.now = self.now.max(t);
+            self.step();
+        }
+        self.now = self.now.max(end);
+        self.track_separation();
+        self.check();
+    }
+
+    /// Everything due now.
+    fn step(&mut self) {
+        let now = self.now;
+        while self.queue.peek().is_some_and(|Reverse(d)| d.at <= now) {
+            let Some(Reverse(d)) = self.queue.pop() else {
+                break;
+            };
+            let Some(msg) = self.in_flight[d.msg].clone() else {
+                continue;
+            };
+            // A cable cut while the packet was on it loses it.
+            if self.cut[d.link][1 - d.to][d.to] {
+                continue;
+            }
+            let at = self.at();
+            if let Some(node) = self.hosts[d.to].daemon.as_mut() {
+                node.handle_message(at, d.link, msg);
+                self.pump(d.to);
+            }
+        }
+        for i in 0..2 {
+            let at = self.at();
+            if let Some(d) = self.hosts[i].daemon.as_mut() {
+                if d.poll_timeout().is_some_and(|t| t.as_millis() <= now) {
+                    d.handle_timeout(at);
+                    self.pump(i);
+                }
+            }
+            if self.hosts[i]
+                .jobs
+                .front()
+                .and_then(|j| j.finish)
+                .is_some_and(|f| f <= now)
+            {
+                self.finish_job(i);
+            }
+        }
+        // Delivered messages are no longer needed.
+        if self.queue.is_empty() {
+            self.in_flight.clear();
+        }
+        self.track_separation();
+        self.check();
+    }
+
+    // ---- invariants ----------------------------------------------------------------
+
+    /// Whether each daemon runs and each direction has a medium.
+    fn can_hear(&self) -> bool {
+        let running = self.hosts.iter().all(|h| h.daemon.is_some());
+        let way = |f: usize, t: usize| (0..LINKS).any(|l| !self.cut[l][f][t]);
+        running && way(0, 1) && way(1, 0)
+    }
+
+    fn track_separation(&mut self) {
+        match (self.can_hear(), self.separated_since) {
+            (false, None) => self.separated_since = Some(self.now),
+            (true, Some(since)) => {
+                self.separated_since = None;
+                if self.now - since > HARMLESS_SEPARATION {
+                    self.healed_at = Some(self.now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn dump(&self) -> String {
+        let from = self.trace.len().saturating_sub(150);
+        let mut out = self.trace[from..].join("\n");
+        for (i, h) in self.hosts.iter().enumerate() {
+            let r = h.daemon.as_ref().and_then(Node::resources);
+            let _ = write!(
+                out,
+                "\n{}: active {:?}, jobs {:?}, {r:?}",
+                name(i),
+                h.active,
+                h.jobs
+            );
+        }
+        out
+    }
+
+    fn check(&self) {
+        for g in 0..2 {
+            if self.hosts[0].active[g] && self.hosts[1].active[g] {
+                let excused = self.separated_since.is_some()
+                    || self.healed_at.is_some_and(|t| self.now <= t + HEAL_WINDOW);
+                assert!(
+                    excused,
+                    "group {g} active on both nodes, which hear each other\n{}",
+                    self.dump()
+                );
+            }
+        }
+    }
+
+    /// Invariant 4: node `i` decides to acquire group `g`.
+    fn check_acquire(&self, i: usize, g: usize) {
+        let j = 1 - i;
+        // A node on the other side of a partition is not known to hold anything.
+        if !self.hosts[j].active[g] || !self.can_hear() {
+            return;
+        }
+        let alive = self.hosts[i]
+            .daemon
+            .as_ref()
+            .and_then(|d| d.membership().node_status(&name(j)))
+            .is_some_and(|s| s != NodeStatus::Dead);
+        assert!(
+            !alive,
+            "{} acquires group {g}, active on {} which it considers alive\n{}",
+            name(i),
+            name(j),
+            self.dump()
+        );
+    }
+
+    /// Invariant 3: with `auto_failback off`, node `i` decides to release group
+    /// `g`: the other node must hold it too (or be acquiring it).
+    fn check_release(&self, i: usize, g: usize) {
+        let moves = self.hosts[i].active[g];
+        if !moves || self.auto_failback || self.operator || self.hosts[i].leaving {
+            return;
+        }
+        let other = &self.hosts[1 - i];
+        let taking = other
+            .jobs
+            .iter()
+            .any(|j| j.acquire && groups_of(1 - i, j.set).contains(&g));
+        assert!(
+            other.active[g] || taking,
+            "auto_failback off: {} releases group {g}, which nobody else holds\n{}",
+            name(i),
+            self.dump()
+        );
+    }
+
+    /// Invariant 2, after a quiet period.
+    fn check_settled(&self) {
+        for g in 0..2 {
+            let holders: Vec<usize> = (0..2)
+                .filter(|&i| self.hosts[i].daemon.is_some() && self.hosts[i].active[g])
+                .collect();
+            assert_eq!(
+                holders.len(),
+                1,
+                "group {g} is active on {holders:?} after a quiet period\n{}",
+                self.dump()
+            );
+        }
+        for (i, h) in self.hosts.iter().enumerate() {
+            assert!(
+                h.jobs.is_empty(),
+                "{} still has jobs\n{}",
+                name(i),
+                self.dump()
+            );
+            if let Some(d) = &h.daemon {
+                let r = d.resources().map(NiceFailback::rscstatus);
+                assert_ne!(
+                    r,
+                    Some("transition"),
+                    "{} in transition\n{}",
+                    name(i),
+                    self.dump()
+                );
+            }
+        }
+    }
+
+    fn holders(&self) -> [Vec<usize>; 2] {
+        [0, 1].map(|g| (0..2).filter(|&i| self.hosts[i].active[g]).collect())
+    }
+}
+
+// ---- scenarios ---------------------------------------------------------------------
+
+fn started(seed: u64, auto_failback: bool) -> Sim {
+    let mut s = Sim::new(seed, auto_failback);
+    s.run_until(QUIET);
+    s.check_settled();
+    assert_eq!(
+        s.holders(),
+        [vec![0], vec![1]],
+        "each node holds its own group"
+    );
+    s
+}
+
+#[test]
+fn each_node_takes_its_own_group_at_start() {
+    for af in [true, false] {
+        started(1, af);
+    }
+}
+
+#[test]
+fn a_dead_owner_is_replaced_within_dead_time_and_failback_follows_the_setting() {
+    for af in [true, false] {
+        let mut s = started(2, af);
+        s.crash(0);
+        let t0 = s.now;
+        // Dead time, then the acquisition (at most 4 steps of 300 ms).
+        s.run_until(t0 + DEADTIME + KEEPALIVE + 1_300);
+        assert_eq!(
+            s.holders(),
+            [vec![1], vec![1]],
+            "n2 took over\n{}",
+            s.dump()
+        );
+        s.boot(0);
+        s.run_until(s.now + QUIET);
+        s.check_settled();
+        let want = if af {
+            [vec![0], vec![1]]
+        } else {
+            [vec![1], vec![1]]
+        };
+        assert_eq!(s.holders(), want, "auto_failback {af}\n{}", s.dump());
+    }
+}
+
+#[test]
+fn a_full_partition_heals_to_one_owner_per_group() {
+    for af in [true, false] {
+        let mut s = started(3, af);
+        for l in 0..LINKS {
+            s.set_cut(l, 0, 1, true);
+            s.set_cut(l, 1, 0, true);
+        }
+        s.run_until(s.now + 5_000);
+        assert_eq!(
+            s.holders(),
+            [vec![0, 1], vec![0, 1]],
+            "split brain: both take all"
+        );
+        s.heal_all();
+        s.run_until(s.now + QUIET);
+        s.check_settled();
+        assert_eq!(
+            s.holders(),
+            [vec![0], vec![1]],
+            "each group went to its preferred node"
+        );
+        for who in ["n1", "n2"] {
+            assert!(
+                s.trace
+                    .iter()
+                    .any(|l| l.contains(&format!("{who}: announces local again"))),
+                "{who} announced its kept group again\n{}",
+                s.dump()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_one_way_partition_heals_too() {
+    let mut s = started(4, false);
+    // n2 no longer hears n1: n2 declares n1 dead and takes its group; n1 still
+    // hears n2 and sees the takeover report.
+    for l in 0..LINKS {
+        s.set_cut(l, 0, 1, true);
+    }
+    s.run_until(s.now + 5_000);
+    s.heal_all();
+    s.run_until(s.now + QUIET);
+    s.check_settled();
+    assert_eq!(s.holders(), [vec![0], vec![1]], "{}", s.dump());
+}
+
+#[test]
+fn one_medium_cut_moves_nothing() {
+    let mut s = started(5, true);
+    s.set_cut(0, 0, 1, true);
+    s.set_cut(0, 1, 0, true);
+    s.run_until(s.now + QUIET);
+    assert!(
+        !s.trace.iter().any(|l| l.contains("is dead")),
+        "{}",
+        s.dump()
+    );
+    assert_eq!(s.holders(), [vec![0], vec![1]]);
+}
+
+#[test]
+fn graceful_stop_hands_over_and_the_node_comes_back() {
+    for af in [true, false] {
+        let mut s = started(6, af);
+        s.stop(0);
+        s.run_until(s.now + 2_000);
+        assert!(s.hosts[0].daemon.is_none(), "n1 left\n{}", s.dump());
+        assert_eq!(s.holders(), [vec![1], vec![1]], "{}", s.dump());
+        s.boot(0);
+        s.run_until(s.now + QUIET);
+        s.check_settled();
+    }
+}
+
+#[test]
+fn standby_moves_the_group_and_back() {
+    let mut s = started(7, false);
+    s.standby(0, Hold::ALL);
+    s.run_until(s.now + QUIET);
+    s.check_settled();
+    assert_eq!(s.holders(), [vec![1], vec![1]]);
+    s.standby(1, Hold::FOREIGN);
+    s.run_until(s.now + QUIET);
+    s.check_settled();
+    assert_eq!(s.holders(), [vec![0], vec![1]]);
+}
+
+#[test]
+fn a_group_that_fails_to_start_is_offered_to_the_peer() {
+    let mut s = Sim::new(8, false);
+    s.hosts[0].fail_start = true;
+    s.run_until(QUIET + 35_000);
+    s.check_settled();
+    assert_eq!(s.holders(), [vec![1], vec![1]], "{}", s.dump());
+}
+
+/// Random fault schedules: cuts and heals of single directions, whole
+/// partitions, power losses and restarts, graceful stops, standbys (with
+/// `auto_failback on` only: with off, invariant 3 forbids operator moves).
+#[test]
+fn random_faults_keep_every_invariant() {
+    let runs: u64 =
+        std::env::var("SIM_RUNS").map_or(60, |s| s.parse().expect("SIM_RUNS is a number"));
+    let seeds: Vec<u64> = match std::env::var("SIM_SEED") {
+        Ok(s) => vec![s.parse().expect("SIM_SEED is a number")],
+        Err(_) => (100..100 + runs).collect(),
+    };
+    for seed in seeds {
+        for af in [true, false] {
+            random_run(seed, af);
+        }
+    }
+}
+
+fn random_run(seed: u64, af: bool) {
+    let mut s = Sim::new(seed, af);
+    let mut r = Rng::new(seed ^ 0x5eed);
+    s.run_until(3_000);
+    for _ in 0..25 {
+        let pause = r.range(100, 4_000);
+        s.run_until(s.now + pause);
+        match r.range(0, 9) {
+            0 | 1 => {
+                let (l, f) = (
+                    r.range(0, LINKS as u64 - 1) as usize,
+                    r.range(0, 1) as usize,
+                );
+                let cut = !s.cut[l][f][1 - f];
+                s.set_cut(l, f, 1 - f, cut);
+            }
+            2 => {
+                for l in 0..LINKS {
+                    s.set_cut(l, 0, 1, true);
+                    s.set_cut(l, 1, 0, true);
+                }
+            }
+            3 => s.heal_all(),
+            4 => {
+                let i = r.range(0, 1) as usize;
+                if s.hosts[i].daemon.is_some() {
+                    s.crash(i);
+                } else {
+                    s.boot(i);
+                }
+            }
+            5 => {
+                let i = r.range(0, 1) as usize;
+                if s.hosts[i].daemon.is_some() && !s.hosts[i].leaving {
+                    s.stop(i);
+                } else if s.hosts[i].daemon.is_none() {
+                    s.boot(i);
+                }
+            }
+            6 if af => {
+                let set = [Hold::ALL, Hold::LOCAL, Hold::FOREIGN][r.range(0, 2) as usize];
+                s.standby(r.range(0, 1) as usize, set);
+            }
+            _ => {}
+        }
+    }
+    // The tail: everything repaired, every machine running, and quiet.
+    s.heal_all();
+    for i in 0..2 {
+        if s.hosts[i].daemon.is_none() {
+            s.boot(i);
+        }
+    }
+    s.run_until(s.now + 2 * QUIET);
+    if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.check_settled())) {
+        eprintln!("seed {seed}, auto_failback {af}");
+        std::panic::resume_unwind(e);
+    }
+}
