@@ -127,6 +127,11 @@ struct SeqTrack {
     missing: BTreeMap<u64, Instant>,
     /// Sequence number of the last `t=status` (healed-partition check).
     last_status_seq: Option<u64>,
+    /// Messages for the higher layers that arrived after a gap, with their
+    /// arrival: delivered in sequence order once the gap is filled (or given up
+    /// after a dead time), so that a late or retransmitted message never
+    /// overtakes a newer one.
+    held: BTreeMap<u64, (Instant, Message)>,
 }
 
 #[derive(Debug, Clone)]
@@ -144,6 +149,9 @@ struct Node {
     /// Per link: last packet arrival and whether the link counts as up.
     links: Vec<(Option<Instant>, bool)>,
     gen: u64,
+    /// Dead (or never heard) when this generation was first heard: its first
+    /// status says whether it was running all along (a partition) or starting.
+    new_gen_while_dead: bool,
     seq: SeqTrack,
     uuid: Option<Vec<u8>>,
     /// Highest sequence number of ours this node acknowledged.
@@ -163,6 +171,7 @@ impl Node {
             dead_limit: None,
             links: vec![(None, false); links],
             gen: 0,
+            new_gen_while_dead: false,
             seq: SeqTrack::default(),
             uuid: None,
             acked: 0,
@@ -295,6 +304,9 @@ impl Membership {
                     consider(*t);
                 }
             }
+            if let Some(t) = n.seq.held.values().map(|(t, _)| *t).min() {
+                consider(t + self.cfg.deadtime);
+            }
         }
         next
     }
@@ -362,6 +374,7 @@ impl Membership {
                 self.declare_dead(i);
             }
             self.request_rexmits(now, i);
+            self.give_up_gaps(now, i);
         }
         self.check_comm_up(now);
     }
@@ -428,6 +441,7 @@ impl Membership {
                 }
             }
             "shutdone" => {
+                self.flush_held(i);
                 self.notify(Event::ShutdownNotice { node: src.clone() });
                 let n = &mut self.nodes[i];
                 n.status = NodeStatus::Dead;
@@ -438,9 +452,73 @@ impl Membership {
                     status: "dead".into(),
                 });
             }
-            _ => self.notify(Event::Delivered { from: src, msg }),
+            _ => {
+                let seq = msg.get_hex("seq").unwrap_or(0);
+                self.release_held(i, seq);
+                let n = &mut self.nodes[i];
+                if n.seq.missing.range(..seq).next().is_some() {
+                    n.seq.held.insert(seq, (now.mono, msg));
+                } else {
+                    self.notify(Event::Delivered { from: src, msg });
+                }
+            }
         }
+        self.release_held(i, u64::MAX);
         self.check_comm_up(now);
+    }
+
+    /// Delivers the held messages of node `i` below sequence number `below` that
+    /// no gap precedes any more.
+    fn release_held(&mut self, i: usize, below: u64) {
+        loop {
+            let seq = &mut self.nodes[i].seq;
+            let Some((&first, _)) = seq.held.first_key_value() else {
+                return;
+            };
+            if first >= below || seq.missing.range(..first).next().is_some() {
+                return;
+            }
+            if let Some((_, msg)) = seq.held.remove(&first) {
+                let from = self.nodes[i].name.clone();
+                self.notify(Event::Delivered { from, msg });
+            }
+        }
+    }
+
+    /// Delivers every held message of node `i`, in order (before its sequence
+    /// tracking restarts).
+    fn flush_held(&mut self, i: usize) {
+        let held = std::mem::take(&mut self.nodes[i].seq.held);
+        let from = self.nodes[i].name.clone();
+        for (_, (_, msg)) in held {
+            self.notify(Event::Delivered {
+                from: from.clone(),
+                msg,
+            });
+        }
+    }
+
+    /// A message held for a dead time: the packets missing before it are not
+    /// coming. Give them up and deliver.
+    fn give_up_gaps(&mut self, now: Now, i: usize) {
+        let deadtime = self.cfg.deadtime;
+        let seq = &mut self.nodes[i].seq;
+        let Some(newest_due) = seq
+            .held
+            .iter()
+            .filter(|(_, (t, _))| now.mono >= *t + deadtime)
+            .map(|(s, _)| *s)
+            .max()
+        else {
+            return;
+        };
+        let lost: Vec<u64> = seq.missing.range(..newest_due).map(|(s, _)| *s).collect();
+        for s in lost {
+            self.nodes[i].seq.missing.remove(&s);
+            let node = self.nodes[i].name.clone();
+            self.notify(Event::IrretrievablyLost { node, seq: s });
+        }
+        self.release_held(i, u64::MAX);
     }
 
     /// Sends a message of a higher layer (the resource protocol): the standard
@@ -491,6 +569,7 @@ impl Membership {
     }
 
     fn declare_dead(&mut self, i: usize) {
+        self.flush_held(i);
         let n = &mut self.nodes[i];
         n.status = NodeStatus::Dead;
         n.status_text = "dead".into();
@@ -556,17 +635,22 @@ impl Membership {
             let n = &mut self.nodes[i];
             n.gen = gen;
             n.seq = SeqTrack::default();
-            let dead = n.status == NodeStatus::Dead;
+            n.new_gen_while_dead = n.status == NodeStatus::Dead;
             if known != 0 {
-                self.notify(Event::Restart { node: node.clone() });
+                self.notify(Event::Restart { node });
             }
-            if dead && t == "status" && msg.get_str("st") == Some("active") {
-                // A node we declared dead (or never heard) speaks for the first
-                // time in this generation, already active: it came up on the
-                // other side of a partition and may hold resources. A node that
-                // just started says `init` or `up` first.
-                self.notify(Event::PartitionHealed { node });
-            }
+        }
+        let n = &mut self.nodes[i];
+        if t == "status"
+            && std::mem::take(&mut n.new_gen_while_dead)
+            && msg.get_str("st") == Some("active")
+        {
+            // A node we declared dead (or never heard) is heard in a new
+            // generation, and its first status says it is already active: it
+            // came up on the other side of a partition and may hold resources.
+            // A node that just started says `init` or `up` first.
+            let node = n.name.clone();
+            self.notify(Event::PartitionHealed { node });
         }
         if t.starts_with("NS_") {
             return true;
@@ -587,7 +671,8 @@ impl Membership {
                 return false;
             }
             let node = n.name.clone();
-            n.seq = SeqTrack::default();
+            self.flush_held(i);
+            self.nodes[i].seq = SeqTrack::default();
             self.notify(Event::PartitionHealed { node });
         }
         let n = &mut self.nodes[i];

@@ -27,6 +27,10 @@ use crate::wire::Message;
 pub const REQUEST_DELAY: Duration = Duration::from_secs(10);
 /// How long a standby request waits for the peer's answer.
 pub const STANDBY_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a node that agreed to take groups in a standby waits for the
+/// requester to start releasing them (the requester waits
+/// [`STANDBY_REPLY_TIMEOUT`] for the agreement, then gives up).
+pub const STANDBY_START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a running standby may take before it is abandoned.
 pub const STANDBY_LIMIT: Duration = Duration::from_secs(3600);
 /// After groups failed to start here, how long before they are offered to the
@@ -207,6 +211,10 @@ pub struct NiceFailback {
     /// report that arrives after a newer one (a late copy on a slower medium, a
     /// retransmission) describes the past and is ignored.
     last_report: Option<(u64, u64)>,
+    /// While starting without the peer's report: when to announce `starting`
+    /// again (the answer can be lost for good when it was sent just before the
+    /// first packet we ever got from the peer, which no retransmission covers).
+    starting_retry_at: Option<Instant>,
     /// Jobs the caller is running, in order.
     jobs: VecDeque<Job>,
     announced: bool,
@@ -255,6 +263,7 @@ impl NiceFailback {
             heal: None,
             take_failed: false,
             last_report: None,
+            starting_retry_at: None,
             jobs: VecDeque::new(),
             announced: false,
             delay_logged: false,
@@ -305,12 +314,16 @@ impl NiceFailback {
             .flatten();
         let handover = self.handover.map(|(t, _)| t);
         let heal = self.heal.and_then(|h| h.reply_by);
+        let starting = matches!(self.state, State::Starting | State::BothStarting)
+            .then_some(self.starting_retry_at)
+            .flatten();
         [
             rsc,
             self.standby_deadline,
             self.failback_retry_at,
             handover,
             heal,
+            starting,
         ]
         .into_iter()
         .flatten()
@@ -363,6 +376,7 @@ impl NiceFailback {
         }
         self.send(now, Message::with_type("starting"));
         self.state = State::Starting;
+        self.starting_retry_at = Some(now.mono + REQUEST_DELAY);
     }
 
     /// Our own groups, unless the peer holds them or we already do (`req_our_resources`).
@@ -486,7 +500,7 @@ impl NiceFailback {
                 self.announce("T_RESOURCES(us)");
             }
             match msg.get_str("info") {
-                Some("mach_down") if !self.heal.is_some_and(|h| h.seen.has(Hold::FOREIGN)) => {
+                Some("mach_down") => {
                     self.log(Level::Info, "mach_down takeover complete.");
                     self.i_hold = self.i_hold.with(Hold::FOREIGN);
                     self.rsc_needs_failback = true;
@@ -504,6 +518,10 @@ impl NiceFailback {
             } else {
                 self.other_holds.with(hold)
             };
+            if msg.get_str("info") == Some("standby") && self.standby == Standby::Other {
+                // The requester releases: the standby may take its time now.
+                self.standby_deadline = Some(now.mono + STANDBY_LIMIT);
+            }
             if msg.get_str("info") == Some("standby_failed") && self.standby == Standby::Other {
                 self.log(
                     Level::Warn,
@@ -534,7 +552,8 @@ impl NiceFailback {
                 self.announce("T_RESOURCES(them)");
             }
             self.state = newstate;
-            self.partition_report(now, msg.get_str("info"));
+            let peer_settled = msg.get_str("isstable") == Some("1");
+            self.partition_report(now, msg.get_str("info"), peer_settled);
         }
         self.state = newstate;
         if self.state == State::RscRcvd && self.local_takeover_at.is_none() {
@@ -544,6 +563,17 @@ impl NiceFailback {
 
     /// Time passed: the 10 s request delay, standby expiry, failback retries.
     pub fn handle_timeout(&mut self, now: Now) {
+        if matches!(self.state, State::Starting | State::BothStarting)
+            && self.starting_retry_at.is_some_and(|t| now.mono >= t)
+        {
+            self.starting_retry_at = Some(now.mono + REQUEST_DELAY);
+            self.log(
+                Level::Info,
+                "No resource report from the other node yet: announcing 'starting' again.",
+            );
+            self.out
+                .push_back(Action::Send(Message::with_type("starting")));
+        }
         if self.state == State::RscRcvd && self.local_takeover_at.is_some_and(|t| now.mono >= t) {
             self.state = State::Stable;
             self.req_our_resources(false);
@@ -597,20 +627,21 @@ impl NiceFailback {
             Level::Info,
             format!("{peer} is back after a partition: comparing resource holdings."),
         );
-        // A standby exchange spanning the partition cannot complete.
-        self.cancel_standby();
         let h = self.heal.get_or_insert_with(Heal::default);
         h.reply_by = Some(now.mono + PARTITION_REPLY_TIMEOUT);
         self.send_partition_report("partition");
     }
 
     /// A peer's resource report, as far as partitions go.
-    fn partition_report(&mut self, now: Now, info: Option<&str>) {
+    fn partition_report(&mut self, now: Now, info: Option<&str>, peer_settled: bool) {
+        let partition = matches!(info, Some("partition" | "partition-ack" | "mach_down"));
+        if partition && peer_settled && self.standby == Standby::Other {
+            // We wait for a standby whose requester has settled (its request
+            // expired on the other side of the partition): it never completes.
+            self.cancel_standby();
+        }
         match info {
             Some(info @ ("partition" | "partition-ack")) => {
-                if info == "partition" {
-                    self.cancel_standby();
-                }
                 let h = self.heal.get_or_insert_with(Heal::default);
                 h.reply_by = None;
                 self.resolve_double_holding();
@@ -621,7 +652,6 @@ impl NiceFailback {
             // The peer took over our groups while we were alive: it declared us
             // dead (a one-sided partition). Tell it what we hold.
             Some("mach_down") if !self.shutting_down => {
-                self.cancel_standby();
                 self.heal.get_or_insert(Heal {
                     reply_by: Some(now.mono + PARTITION_REPLY_TIMEOUT),
                     ..Heal::default()
@@ -695,10 +725,15 @@ impl NiceFailback {
         if self.standby_deadline.is_some_and(|t| now.mono >= t) {
             self.standby_deadline = None;
             self.other_is_stable = true;
+            let waited_for_peer = self.standby == Standby::Other;
             self.standby = Standby::Not;
             self.log(
                 Level::Warn,
-                "No reply to standby request.  Standby request cancelled.",
+                if waited_for_peer {
+                    "The other node's standby request did not go ahead.  Standby request cancelled."
+                } else {
+                    "No reply to standby request.  Standby request cancelled."
+                },
             );
         }
     }
@@ -777,7 +812,9 @@ impl NiceFailback {
                 } else {
                     self.standby = Standby::Other;
                     self.standby_rsctype = set;
-                    self.standby_deadline = Some(now.mono + STANDBY_LIMIT);
+                    // Until the requester starts releasing (its `info=standby`
+                    // report): our answer may never reach it.
+                    self.standby_deadline = Some(now.mono + STANDBY_START_TIMEOUT);
                     self.out.push_back(Action::Send(standby_msg(set, "other")));
                 }
             }
@@ -959,10 +996,18 @@ impl NiceFailback {
                     self.i_hold = self.i_hold.without(Hold::FOREIGN);
                     self.handover = Some((now.mono + HANDOVER_DELAY, Hold::FOREIGN));
                 }
-                let mut m = Message::with_type("resource");
-                m.push_str("rsc_hold", "foreign");
-                m.push_str("info", "mach_down");
-                self.send(now, m);
+                if self.i_hold.has(Hold::FOREIGN) {
+                    let mut m = Message::with_type("resource");
+                    m.push_str("rsc_hold", "foreign");
+                    m.push_str("info", "mach_down");
+                    self.send(now, m);
+                } else {
+                    // It failed, or a healed partition gave the groups back meanwhile.
+                    self.log(
+                        Level::Info,
+                        "mach_down takeover ended without the other node's groups.",
+                    );
+                }
                 if self.state == State::Stable || self.state == State::RscRcvd {
                     self.send_resources(now, true, None);
                 }
