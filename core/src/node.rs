@@ -252,6 +252,7 @@ impl Node {
             Event::NodeDead { node } => nice.peer_dead(now, node, heard),
             Event::ShutdownNotice { node } => nice.peer_shutdown(now, node),
             Event::PartitionHealed { node } => nice.peer_returned(now, node),
+            Event::Restart { node } => nice.peer_restarted(node),
             Event::Delivered { msg, .. } => nice.handle(now, false, msg),
             _ => {}
         }

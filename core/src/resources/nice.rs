@@ -933,6 +933,31 @@ impl NiceFailback {
         }
     }
 
+    /// The peer restarted (a higher generation) before we declared it dead:
+    /// whatever resource exchange it was part of died with its old process, and
+    /// what it held is gone (a restarted node releases everything it finds
+    /// running before it joins). We take that over, as after a death.
+    pub fn peer_restarted(&mut self, peer: &str) {
+        self.cancel_standby();
+        let held = std::mem::replace(&mut self.other_holds, Hold::NONE);
+        if held.is_none() || self.shutting_down || self.state == State::Init {
+            return;
+        }
+        self.log(
+            Level::Warn,
+            format!("{peer} restarted while holding the {held} resource groups: acquiring them."),
+        );
+        self.rsc_needs_failback = true;
+        let take = held.mirror().without(self.i_hold);
+        if take.has(Hold::FOREIGN) {
+            self.i_hold = self.i_hold.with(Hold::FOREIGN);
+            self.start_job(Job::MachDown);
+        }
+        if take.has(Hold::LOCAL) {
+            self.req_our_resources(true);
+        }
+    }
+
     /// The peer announced a graceful shutdown (`shutdone`): take over at once.
     pub fn peer_shutdown(&mut self, now: Now, peer: &str) {
         // A standby with a peer that leaves cannot complete.
