@@ -80,6 +80,50 @@ fn defaults_are_those_of_3_0_6() {
     assert!(warnings(&l).is_empty(), "{:?}", warnings(&l));
 }
 
+/// `script_timeout` is ours (3.0.6 waits for a script forever): two minutes
+/// unless given, in heartbeat's time syntax, and carried into the TOML form.
+#[test]
+fn script_timeout_defaults_to_two_minutes_and_survives_convert_config() {
+    assert_eq!(load(BASE).config.script_timeout, Duration::from_secs(120));
+    for (value, ms) in [
+        ("5", 5000),
+        ("500ms", 500),
+        ("1.5", 1500),
+        ("3600", 3_600_000),
+    ] {
+        let l = load(&format!("script_timeout {value}\n{BASE}"));
+        assert_eq!(
+            l.config.script_timeout,
+            Duration::from_millis(ms),
+            "script_timeout {value}"
+        );
+        assert!(warnings(&l).is_empty(), "{:?}", warnings(&l));
+        let toml = hb_conf::toml_form::write(&l.config, false);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("cluster.toml");
+        std::fs::write(&path, &toml).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let back = hb_conf::load_toml(&path, &HostCheck::default()).expect("TOML accepted");
+        assert_eq!(
+            back.config.script_timeout, l.config.script_timeout,
+            "{toml}"
+        );
+    }
+    let (_d, r) = load_with(
+        &format!("script_timout 5\n{BASE}"),
+        HARES,
+        KEYS,
+        &HostCheck::default(),
+    );
+    let e = r.expect_err("a misspelt directive is refused");
+    let d = e.errors().next().expect("an error");
+    assert_eq!(d.message, "Illegal directive [script_timout]");
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("did you mean `script_timeout`? Directive names are case-sensitive")
+    );
+}
+
 #[test]
 fn initdead_default_follows_deadtime() {
     for (deadtime, initdead) in [
