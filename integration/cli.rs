@@ -301,3 +301,94 @@ fn help_and_version_are_worth_reading() {
     let bad = heartbeat(&["frobnicate"]);
     assert_eq!(bad.status.code(), Some(2), "usage errors exit 2");
 }
+
+/// Issue 4, done-when 6: a haresources script that is missing, or there but not
+/// executable, stops `heartbeat run` before it does anything, with the file,
+/// line and fix; `check-config --strict` says the same, and without `--strict`
+/// it is a warning (the configuration may be checked on another machine).
+#[test]
+fn run_refuses_a_haresources_script_that_is_missing_or_not_executable() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let conf = tmp.path().join("ha.d");
+    std::fs::create_dir_all(conf.join("resource.d")).expect("mkdir");
+    std::fs::write(
+        conf.join("ha.cf"),
+        format!(
+            "logfile {}\nbcast lo\nauto_failback on\nnode n1 n2\n",
+            tmp.path().join("ha-log").display()
+        ),
+    )
+    .expect("write");
+    write600(&conf.join("authkeys"), "auth 1\n1 sha1 cli-test-key-1234\n");
+    let not_exec = conf.join("resource.d/hbt-notexec");
+    std::fs::write(&not_exec, "#!/bin/sh\nexit 0\n").expect("write");
+    std::fs::set_permissions(&not_exec, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let hares = conf.join("haresources");
+    let cases = [
+        (
+            "n1 192.0.2.10 hbt-missing-svc\n".to_owned(),
+            1,
+            "Cannot locate resource script hbt-missing-svc".to_owned(),
+            format!(
+                "put an executable hbt-missing-svc in {} or /etc/init.d",
+                conf.join("resource.d").display()
+            ),
+        ),
+        (
+            "# the service\nn1 192.0.2.10 hbt-notexec\n".to_owned(),
+            2,
+            format!("Resource script {} is not executable", not_exec.display()),
+            format!("chmod +x {}", not_exec.display()),
+        ),
+    ];
+    let (state, run_dir) = (tmp.path().join("state"), tmp.path().join("run"));
+    let c = conf.display().to_string();
+    for (lines, line, message, hint) in cases {
+        std::fs::write(&hares, &lines).expect("write");
+        let expected = format!(
+            "{}:{line}: error: {message}\n  hint: {hint}\n",
+            hares.display()
+        );
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_heartbeat"));
+        cmd.args(["run", "-c", &c, "--node-name", "n1", "--state-dir"])
+            .arg(&state)
+            .arg("--run-dir")
+            .arg(&run_dir);
+        let run = crate::harness::run_with_timeout(cmd, std::time::Duration::from_secs(60));
+        let stderr = text(&run.stderr);
+        assert_eq!(run.status.code(), Some(1), "{message}: {stderr}");
+        assert!(stderr.contains(&expected), "{message}: {stderr}");
+        assert!(
+            stderr.ends_with("Configuration error, heartbeat not started.\n"),
+            "{stderr}"
+        );
+        assert!(
+            !state.exists() && !run_dir.exists(),
+            "{message}: nothing was started"
+        );
+
+        let strict = heartbeat(&[
+            "check-config",
+            "-q",
+            "--strict",
+            "-c",
+            &c,
+            "--node-name",
+            "n1",
+        ]);
+        assert_eq!(strict.status.code(), Some(1), "{message}");
+        assert!(
+            text(&strict.stderr).contains(&expected),
+            "{}",
+            text(&strict.stderr)
+        );
+        let relaxed = heartbeat(&["check-config", "-q", "-c", &c, "--node-name", "n1"]);
+        assert!(relaxed.status.success(), "{}", text(&relaxed.stderr));
+        let warning = format!("{}:{line}: warning: {message}\n", hares.display());
+        assert!(
+            text(&relaxed.stderr).contains(&warning),
+            "{}",
+            text(&relaxed.stderr)
+        );
+    }
+}

@@ -28,12 +28,11 @@ esac
 exit 0
 "#;
 
+/// The ha.cf of two of our nodes.
+const HA_CF: &str = "logfile /var/log/ha-log\nkeepalive 200ms\nwarntime 500ms\ndeadtime 1\ninitdead 10\nbcast eth1\nauto_failback on\nnode n1 n2\n";
+
 fn setup(node: &Node) {
-    node.write_file(
-        "/etc/ha.d/ha.cf",
-        "logfile /var/log/ha-log\nkeepalive 200ms\nwarntime 500ms\ndeadtime 1\ninitdead 10\nbcast eth1\nauto_failback on\nnode n1 n2\n",
-        0o644,
-    );
+    node.write_file("/etc/ha.d/ha.cf", HA_CF, 0o644);
     node.write_file(
         "/etc/ha.d/haresources",
         &format!("n1 {VIP}/24/eth0 svc maid::vacuum\n"),
@@ -496,4 +495,148 @@ fn a_mixed_cluster_where_heartbeat_306_is_the_owner() {
     );
     n1.wait_for_log(LOG, "Received shutdown notice from 'n2'.", LONG);
     let _ = stopper.join();
+}
+
+/// `hang`: runs until it is stopped, but its `stop` hangs (a child and a
+/// grandchild `sleep 3600`, as a stuck unmount would), so `status` keeps
+/// saying running.
+const HANG: &str = r#"#!/bin/sh
+echo "hang $*" >> /var/log/rsc.log
+case "$1" in
+  start) touch /run/rsc-hang ;;
+  stop) sleep 3600 & sleep 3600 ;;
+  status) if [ -e /run/rsc-hang ]; then echo running; else echo stopped; fi ;;
+esac
+exit 0
+"#;
+
+/// The hung stop's processes still alive on `node`.
+fn hung_sleeps(node: &Node) -> Vec<String> {
+    node.processes()
+        .into_iter()
+        .filter(|p| p.cmdline == "sleep 3600")
+        .map(|p| format!("{} (pid {})", p.cmdline, p.pid))
+        .collect()
+}
+
+/// Issue 4, done-when 5 (hanging stop): with `script_timeout 2`, `heartbeat
+/// standby` on n1 runs `hang stop`, which hangs. At the timeout its whole
+/// process group is killed, the stop is not retried, `status` still says
+/// running, and n1 keeps the group (CRIT). n2 must not take a group that n1
+/// still holds: the service address keeps answering from n1 alone.
+#[test]
+fn a_hanging_stop_script_is_killed_at_the_timeout_and_the_group_stays_where_it_runs() {
+    const TIMEOUT: Duration = Duration::from_secs(2);
+    // Ten retries would take more than ten timeouts; one stop and one status
+    // take one timeout plus the kill.
+    const BOUND: Duration = Duration::from_secs(5 * 2);
+    // n2 took a released group within about a second in the other tests;
+    // watch it for several times that.
+    const WATCH: Duration = Duration::from_secs(10);
+    let cluster = Cluster::new(&["n1", "n2"], Topology::private_and_public().with_client());
+    let (n1, n2, client) = (cluster.node("n1"), cluster.node("n2"), cluster.client());
+    let mut responders = Vec::new();
+    for node in [n1, n2] {
+        node.write_file(
+            "/etc/ha.d/ha.cf",
+            &format!("{HA_CF}script_timeout {}\n", TIMEOUT.as_secs()),
+            0o644,
+        );
+        node.write_file(
+            "/etc/ha.d/haresources",
+            &format!("n1 {VIP}/24 hang\n"),
+            0o644,
+        );
+        node.write_file(
+            "/etc/ha.d/authkeys",
+            "auth 1\n1 sha1 failover-test-key\n",
+            0o600,
+        );
+        node.write_file("/etc/ha.d/resource.d/hang", HANG, 0o755);
+        use_builtin_ip(node);
+        responders.push(responder(node));
+    }
+    let _d1 = start(n1);
+    let _d2 = start(n2);
+    wait_answer(client, "n1", [n1, n2]);
+    expect_calls(n1, 0, &["hang start"], "n1 runs its group");
+
+    let (from1, from2, before1) = (n1.log_len(LOG), n2.log_len(LOG), count(n1));
+    // Standby is refused while the start-up exchange is still running.
+    let asked = crate::harness::wait_until("n1 to accept `heartbeat standby`", LONG, || {
+        let out = n1.exec(&[BIN, "standby"]);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        if out.status.success() {
+            return Some(Instant::now());
+        }
+        assert!(
+            err.contains("a resource transition is in progress"),
+            "{err}"
+        );
+        None
+    });
+    // The stop hangs: its processes are there until the timeout.
+    crate::harness::wait_until("the hung stop's processes on n1", LONG, || {
+        (!hung_sleeps(n1).is_empty()).then_some(())
+    });
+    let timed_out = n1.wait_for_log_from(
+        LOG,
+        from1,
+        &["ERROR: /etc/ha.d/resource.d/hang stop timed out after 2s; its process group was killed"],
+        BOUND,
+    );
+    let crit = n1.wait_for_log_from(
+        LOG,
+        from1,
+        &[&format!(
+            "CRIT: Resource STOP failure. hang still runs: group {VIP}/24 is NOT released"
+        )],
+        BOUND.saturating_sub(asked.elapsed()),
+    );
+    eprintln!(
+        "standby with a hung stop: {timed_out:?}, then {crit:?}, {:?} after the request",
+        asked.elapsed()
+    );
+    assert!(
+        asked.elapsed() < BOUND,
+        "the group's failure took {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(
+        hung_sleeps(n1),
+        Vec::<String>::new(),
+        "the hung script's process group is gone"
+    );
+    assert_eq!(
+        calls(n1, before1),
+        vec!["hang stop"],
+        "one stop, not retried, and nothing left of it stopped"
+    );
+    let log1 = n1.read_file(LOG);
+    let timeouts = log1[from1..]
+        .lines()
+        .filter(|l| l.contains("hang stop timed out after"))
+        .count();
+    assert_eq!(timeouts, 1, "the stop ran once");
+
+    // n2 never takes the group: the address keeps answering from n1, and n2
+    // never starts the group.
+    let watching = Instant::now();
+    while watching.elapsed() < WATCH {
+        assert_eq!(
+            who_answers(client).as_deref(),
+            Some("n1"),
+            "the service address must answer from n1 alone\n--- n1 ---\n{}\n--- n2 ---\n{}",
+            n1.read_file(LOG),
+            n2.read_file(LOG)
+        );
+        let log2 = n2.read_file(LOG);
+        assert!(
+            !log2[from2..].contains("Acquiring resource group:"),
+            "n2 took a group that n1 still holds:\n{}",
+            &log2[from2..]
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(calls(n2, 0).is_empty(), "n2 ran {:?}", calls(n2, 0));
 }

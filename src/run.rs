@@ -312,8 +312,9 @@ fn run_with(
                 });
                 flushers.push(addr.recipient());
             }
-            let rm =
-                ResourceManager::new(me, groups, dirs, ctx.address().recipient(), &log2).start();
+            let rm = ResourceManager::new(me, groups, dirs, ctx.address().recipient(), &log2)
+                .with_script_timeout(config.script_timeout)
+                .start();
             // First job, before anything the protocol asks: nothing of ours may
             // run from before when we join.
             rm.do_send(hb_actors::resource_mgr::ReleaseLeftovers);

@@ -8,15 +8,12 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use hb_conf::model::{Resource, ResourceGroup};
-use hb_core::resources::group::{GroupFailure, GroupRun, Next, Op};
+use hb_core::resources::group::{GroupFailure, GroupRun, Next, Op, Outcome};
 use hb_core::resources::nice::Hold;
 use slog::{crit, error, info, warn, Logger};
 
 use crate::ipaddr::{IpAddrAgent, IpStatus};
-use crate::scripts;
-
-/// Longest a resource script may run.
-pub const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
+use crate::scripts::{self, ScriptError};
 
 /// Acquire or release a set of groups (as the node table's protocol names them).
 #[derive(Debug, Clone, Copy, Message)]
@@ -79,11 +76,25 @@ pub struct ResourceManager {
     busy: bool,
     /// The built-in service-address resource (it keeps the running ARP announcements).
     ip: IpAddrAgent,
+    /// Longest a resource script may run before its process group is killed
+    /// (`script_timeout`).
+    script_timeout: Duration,
+    log: Logger,
+}
+
+/// What a spawned job needs to run resource operations, owned by the job.
+#[derive(Clone)]
+struct OpEnv {
+    dirs: ScriptDirs,
+    me: String,
+    ip: IpAddrAgent,
+    script_timeout: Duration,
     log: Logger,
 }
 
 impl ResourceManager {
-    /// A manager for node `me` and the haresources groups.
+    /// A manager for node `me` and the haresources groups, with the default
+    /// script timeout ([`hb_conf::model::DEFAULT_SCRIPT_TIMEOUT`]).
     pub fn new(
         me: &str,
         groups: Vec<ResourceGroup>,
@@ -99,8 +110,15 @@ impl ResourceManager {
             queue: VecDeque::new(),
             busy: false,
             ip: IpAddrAgent::new(log),
+            script_timeout: hb_conf::model::DEFAULT_SCRIPT_TIMEOUT,
             log: log.new(slog::o!("actor" => "resource_mgr")),
         }
+    }
+
+    /// Sets how long a resource script may run (`script_timeout`).
+    pub fn with_script_timeout(mut self, timeout: Duration) -> ResourceManager {
+        self.script_timeout = timeout;
+        self
     }
 
     fn selected(&self, set: Hold) -> Vec<ResourceGroup> {
@@ -115,38 +133,34 @@ impl ResourceManager {
     }
 
     /// What a spawned job needs, owned.
-    fn for_task(&self) -> (ScriptDirs, Logger, String, IpAddrAgent) {
-        (
-            self.dirs.clone(),
-            self.log.clone(),
-            self.me.clone(),
-            self.ip.clone(),
-        )
+    fn for_task(&self) -> OpEnv {
+        OpEnv {
+            dirs: self.dirs.clone(),
+            me: self.me.clone(),
+            ip: self.ip.clone(),
+            script_timeout: self.script_timeout,
+            log: self.log.clone(),
+        }
     }
 
-    /// Asks every group whether it runs here, and releases those that do.
+    /// Asks every group whether it runs here, and releases those that do (a
+    /// `status` that times out counts as running: release rather than assume).
     fn release_leftovers(&mut self, ctx: &mut Context<Self>) {
         let groups = self.groups.clone();
-        let (dirs, log, me, ip) = self.for_task();
+        let env = self.for_task();
+        let log = env.log.clone();
         let fut = async move {
             for g in &groups {
                 let mut running = false;
                 for r in &g.resources {
-                    running |= run_op(r, Op::Status, &dirs, &me, &ip, &log).await;
+                    running |= run_op(r, Op::Status, &env).await != Outcome::Failed;
                 }
                 if !running {
                     continue;
                 }
                 warn!(log, "resource group {} runs here from before (a crash?): releasing it before joining", g.key());
-                if let Err(e) = run_group(
-                    GroupRun::release(g.resources.len()),
-                    &g.resources,
-                    &dirs,
-                    &me,
-                    &ip,
-                    &log,
-                )
-                .await
+                if let Err(e) =
+                    run_group(GroupRun::release(g.resources.len()), &g.resources, &env).await
                 {
                     crit!(
                         log,
@@ -167,12 +181,12 @@ impl ResourceManager {
     /// an `IPaddr` script from `resource.d` is the script's business.
     fn reannounce(&mut self, set: Hold, ctx: &mut Context<Self>) {
         let groups = self.selected(set);
-        let (dirs, log, _, ip) = self.for_task();
+        let env = self.for_task();
         let fut = async move {
             for r in groups.iter().flat_map(|g| &g.resources) {
-                if let Some(spec) = r.ip.as_ref().filter(|_| builtin(r, &dirs)) {
-                    info!(log, "Announcing {} again", spec.addr);
-                    builtin_ip(spec, Op::Start, &ip, &log).await;
+                if let Some(spec) = r.ip.as_ref().filter(|_| builtin(r, &env.dirs)) {
+                    info!(env.log, "Announcing {} again", spec.addr);
+                    builtin_ip(spec, Op::Start, &env.ip, &env.log).await;
                 }
             }
         };
@@ -196,7 +210,8 @@ impl ResourceManager {
             Job::Reannounce(set) => return self.reannounce(set, ctx),
         };
         let groups = self.selected(job.set);
-        let (dirs, log, me, ip) = self.for_task();
+        let env = self.for_task();
+        let log = env.log.clone();
         let fut = async move {
             let mut all_ok = true;
             for g in &groups {
@@ -209,7 +224,7 @@ impl ResourceManager {
                     info!(log, "Releasing resource group: {what}");
                     GroupRun::release(g.resources.len())
                 };
-                match run_group(run, &g.resources, &dirs, &me, &ip, &log).await {
+                match run_group(run, &g.resources, &env).await {
                     Ok(()) => {}
                     Err(GroupFailure::StartFailed {
                         resource,
@@ -259,16 +274,13 @@ impl ResourceManager {
 async fn run_group(
     mut run: GroupRun,
     resources: &[Resource],
-    dirs: &ScriptDirs,
-    me: &str,
-    ip: &IpAddrAgent,
-    log: &Logger,
+    env: &OpEnv,
 ) -> Result<(), GroupFailure> {
     loop {
         match run.next_step() {
             Next::Run { resource, op } => {
-                let ok = run_op(&resources[resource], op, dirs, me, ip, log).await;
-                run.report(ok);
+                let outcome = run_op(&resources[resource], op, env).await;
+                run.report(outcome);
             }
             Next::Wait(d) => actix::clock::sleep(d).await,
             Next::Done(r) => return r,
@@ -276,27 +288,21 @@ async fn run_group(
     }
 }
 
-/// One operation on one resource. For `status`, true means running; otherwise
-/// true means success. A service address (`IPaddr`/`IPaddr2`, or the bare
+/// One operation on one resource (see [`Outcome`]: for `status`, `Ok` means
+/// running). A script that outlives the timeout is `TimedOut`. A service address (`IPaddr`/`IPaddr2`, or the bare
 /// address) uses the built-in resource unless `resource.d` holds an executable
 /// script of that name, which then runs as 3.0.6 would run it; anything else is a
 /// script from `resource.d`, then `init.d`.
-async fn run_op(
-    r: &Resource,
-    op: Op,
-    dirs: &ScriptDirs,
-    me: &str,
-    ip: &IpAddrAgent,
-    log: &Logger,
-) -> bool {
+async fn run_op(r: &Resource, op: Op, env: &OpEnv) -> Outcome {
+    let (dirs, log) = (&env.dirs, &env.log);
     if let Some(spec) = r.ip.as_ref().filter(|_| builtin(r, dirs)) {
-        return builtin_ip(spec, op, ip, log).await;
+        return Outcome::ended(builtin_ip(spec, op, &env.ip, log).await);
     }
     let script = match scripts::find_script(Some(&dirs.confdir), &dirs.init_dir, &r.script) {
         Ok(p) => p,
         Err(e) => {
             error!(log, "{e}");
-            return false;
+            return Outcome::Failed;
         }
     };
     let sop = match op {
@@ -304,18 +310,22 @@ async fn run_op(
         Op::Stop => scripts::Op::Stop,
         Op::Status => scripts::Op::Status,
     };
-    let env = [
-        ("HA_CURHOST".to_owned(), me.to_owned()),
+    let vars = [
+        ("HA_CURHOST".to_owned(), env.me.clone()),
         ("HA_NICEFAILBACK".to_owned(), "yes".to_owned()),
     ];
-    match scripts::run(&script, &r.args, sop, &env, SCRIPT_TIMEOUT, log).await {
-        Ok(outcome) => match op {
+    match scripts::run(&script, &r.args, sop, &vars, env.script_timeout, log).await {
+        Ok(outcome) => Outcome::ended(match op {
             Op::Status => scripts::is_running(&outcome),
             _ => outcome.status.success(),
-        },
+        }),
+        Err(e @ ScriptError::TimedOut { .. }) => {
+            error!(log, "{e}");
+            Outcome::TimedOut
+        }
         Err(e) => {
             error!(log, "{e}");
-            false
+            Outcome::Failed
         }
     }
 }

@@ -236,11 +236,7 @@ pub fn find_script(
     if let Some(p) = hb_conf::host::script_path(confdir, init_dir, name) {
         return Ok(p);
     }
-    let looked_for: Vec<PathBuf> = confdir
-        .map(|d| d.join("resource.d").join(name))
-        .into_iter()
-        .chain(std::iter::once(init_dir.join(name)))
-        .collect();
+    let looked_for: Vec<PathBuf> = hb_conf::host::script_places(confdir, init_dir, name).collect();
     if let Some(p) = looked_for.iter().find(|p| p.exists()) {
         return Err(ScriptError::NotExecutable {
             command: p.display().to_string(),

@@ -47,6 +47,10 @@ pub const FACILITIES: [&str; 21] = [
 ];
 const FACILITY_LOCAL7: &str = "local7";
 
+/// Directives of ours that 3.0.6 does not know (it refuses them as illegal): a
+/// ha.cf shared with 3.0.6 nodes must not use them.
+const EXTENSIONS: &[&str] = &["script_timeout"];
+
 /// Every directive name 3.0.6 accepts (for "did you mean" hints).
 const KNOWN: &[&str] = &[
     "cluster",
@@ -179,6 +183,7 @@ pub(crate) fn valid_iface(name: &str) -> bool {
 fn suggest(word: &str) -> Option<&'static str> {
     KNOWN
         .iter()
+        .chain(EXTENSIONS)
         .map(|k| (edit_distance(word, k), *k))
         .filter(|(d, k)| *d <= 2.max(k.len() / 4))
         .min()
@@ -276,6 +281,7 @@ impl<'a> Reader<'a> {
         let vals = values(rest);
         if vals.len() != 1 {
             let hint = if name.ends_with("time")
+                || name.ends_with("timeout")
                 || name == "keepalive"
                 || name == "deadping"
                 || name == "initdead"
@@ -405,6 +411,7 @@ impl<'a> Reader<'a> {
             "warntime" => self.p.warntime = self.time(n, "warntime", rest),
             "initdead" => self.p.initdead = self.time(n, "initdead", rest),
             "deadping" => self.p.deadping = self.time(n, "deadping", rest),
+            "script_timeout" => self.p.script_timeout = self.time(n, "script_timeout", rest),
             "hopfudge" => self.p.hopfudge = self.number(n, "hopfudge", rest, 0u8, 255),
             "debug" => self.p.debug = self.number(n, "debug", rest, 0u8, 255),
             "rtprio" => self.p.rtprio = self.number(n, "rtprio", rest, 1u8, 99),

@@ -118,22 +118,39 @@ impl HostCheck {
         for g in &p.resources {
             for r in &g.resources {
                 let found = script_path(confdir, &init_dir, &r.script);
-                if found.is_none() && !IP_SCRIPTS.contains(&r.script.as_str()) {
-                    let rd = confdir.map_or_else(
-                        || "resource.d".to_owned(),
-                        |d| d.join("resource.d").display().to_string(),
-                    );
-                    self.report(
-                        diags,
-                        &g.loc,
+                if found.is_some() || IP_SCRIPTS.contains(&r.script.as_str()) {
+                    continue;
+                }
+                let rd = confdir.map_or_else(
+                    || "resource.d".to_owned(),
+                    |d| d.join("resource.d").display().to_string(),
+                );
+                // The first place that has something by that name, as 3.0.6 looks.
+                let present = script_places(confdir, &init_dir, &r.script)
+                    .find_map(|p| std::fs::metadata(&p).ok().map(|m| (p, m.is_file())));
+                let (msg, hint) = match present {
+                    Some((path, true)) => (
+                        format!("Resource script {} is not executable", path.display()),
+                        format!("chmod +x {}", path.display()),
+                    ),
+                    Some((path, false)) => (
+                        format!("Resource script {} is not a regular file", path.display()),
+                        format!(
+                            "put an executable file {} in {rd} or {}",
+                            r.script,
+                            init_dir.display()
+                        ),
+                    ),
+                    None => (
                         format!("Cannot locate resource script {}", r.script),
                         format!(
                             "put an executable {} in {rd} or {}",
                             r.script,
                             init_dir.display()
                         ),
-                    );
-                }
+                    ),
+                };
+                self.report(diags, &g.loc, msg, hint);
             }
         }
     }
@@ -141,11 +158,19 @@ impl HostCheck {
 
 /// Where a resource script is found: `<confdir>/resource.d/NAME`, then `<init_dir>/NAME`.
 pub fn script_path(confdir: Option<&Path>, init_dir: &Path, name: &str) -> Option<PathBuf> {
+    script_places(confdir, init_dir, name).find(|p| is_executable(p))
+}
+
+/// The places a resource script is looked for, in order.
+pub fn script_places<'a>(
+    confdir: Option<&'a Path>,
+    init_dir: &'a Path,
+    name: &'a str,
+) -> impl Iterator<Item = PathBuf> + 'a {
     confdir
         .map(|d| d.join("resource.d").join(name))
         .into_iter()
         .chain(std::iter::once(init_dir.join(name)))
-        .find(|p| is_executable(p))
 }
 
 fn is_executable(p: &Path) -> bool {

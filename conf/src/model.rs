@@ -10,6 +10,12 @@ use hb_core::auth::KeyTable;
 
 use crate::diag::Loc;
 
+/// `script_timeout` when none is given: how long a resource script may run.
+pub const DEFAULT_SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The longest `script_timeout` accepted.
+pub const MAX_SCRIPT_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// A complete, validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -51,6 +57,9 @@ pub struct Config {
     pub compression: CompressionSettings,
     /// `max_rexmit_delay` (default 250 ms).
     pub max_rexmit_delay: Duration,
+    /// `script_timeout` (ours, not 3.0.6's; default [`DEFAULT_SCRIPT_TIMEOUT`]):
+    /// how long a resource script may run before its process group is killed.
+    pub script_timeout: Duration,
     /// `haresources` groups, in file order.
     pub resources: Vec<ResourceGroup>,
     /// `authkeys`.

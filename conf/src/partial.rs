@@ -11,7 +11,8 @@ use hb_core::auth::KeyTable;
 use crate::diag::{At, Diagnostics, Loc};
 use crate::model::{
     ApiAuth, AutoFailback, Compression, CompressionSettings, Config, Coredumps, GenMethod, Logging,
-    Medium, MsgFmt, PingNode, Realtime, ResourceGroup, Respawn, Timing,
+    Medium, MsgFmt, PingNode, Realtime, ResourceGroup, Respawn, Timing, DEFAULT_SCRIPT_TIMEOUT,
+    MAX_SCRIPT_TIMEOUT,
 };
 use crate::time::display as t;
 
@@ -53,6 +54,7 @@ pub(crate) struct Partial {
     pub compression_threshold_kib: Option<u32>,
     pub traditional_compression: Option<bool>,
     pub max_rexmit_delay: Option<Duration>,
+    pub script_timeout: Option<At<Duration>>,
     pub resources: Vec<ResourceGroup>,
     pub authkeys: Option<KeyTable>,
     /// The main configuration file, for diagnostics about the whole configuration.
@@ -170,6 +172,31 @@ impl Partial {
             logging.logfile = Some(PathBuf::from(DEFAULT_LOGFILE));
         }
 
+        let script_timeout = match &self.script_timeout {
+            Some(s) if s.value.is_zero() => {
+                diags.error_hint(
+                    &s.loc,
+                    "script_timeout must be greater than 0",
+                    "give the longest time a resource script may run, e.g. `script_timeout 120` (seconds)",
+                );
+                None
+            }
+            Some(s) if s.value > MAX_SCRIPT_TIMEOUT => {
+                diags.error_hint(
+                    &s.loc,
+                    format!(
+                        "script_timeout [{}] is longer than {}",
+                        t(s.value),
+                        t(MAX_SCRIPT_TIMEOUT)
+                    ),
+                    "a resource script that runs longer than an hour is hung; give at most 3600 (seconds)",
+                );
+                None
+            }
+            Some(s) => Some(s.value),
+            None => Some(DEFAULT_SCRIPT_TIMEOUT),
+        };
+
         let authkeys = self.authkeys;
         if diags.has_errors() {
             return None;
@@ -204,6 +231,7 @@ impl Partial {
                 traditional: self.traditional_compression.unwrap_or(false),
             },
             max_rexmit_delay: self.max_rexmit_delay.unwrap_or(Duration::from_millis(250)),
+            script_timeout: script_timeout?,
             resources: self.resources,
             authkeys: authkeys?,
         })

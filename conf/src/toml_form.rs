@@ -75,6 +75,7 @@ struct File {
     compression_threshold: Option<Spanned<i64>>,
     traditional_compression: Option<Spanned<bool>>,
     max_rexmit_delay: Option<Spanned<String>>,
+    script_timeout: Option<Spanned<String>>,
     #[serde(default)]
     resources: Vec<Spanned<GroupT>>,
     auth: Spanned<AuthT>,
@@ -293,6 +294,7 @@ pub(crate) fn parse(
         ("warntime", &f.warntime),
         ("initdead", &f.initdead),
         ("deadping", &f.deadping),
+        ("script_timeout", &f.script_timeout),
     ] {
         l.time(name, v);
     }
@@ -555,6 +557,7 @@ pub fn write(c: &Config, redact_keys: bool) -> String {
         "max_rexmit_delay = {}",
         q(&format!("{}ms", c.max_rexmit_delay.as_millis()))
     );
+    let _ = writeln!(o, "script_timeout = {}", q(&t(c.script_timeout)));
     if !c.env.is_empty() {
         let pairs: Vec<String> = c
             .env

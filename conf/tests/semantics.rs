@@ -80,6 +80,50 @@ fn defaults_are_those_of_3_0_6() {
     assert!(warnings(&l).is_empty(), "{:?}", warnings(&l));
 }
 
+/// `script_timeout` is ours (3.0.6 waits for a script forever): two minutes
+/// unless given, in heartbeat's time syntax, and carried into the TOML form.
+#[test]
+fn script_timeout_defaults_to_two_minutes_and_survives_convert_config() {
+    assert_eq!(load(BASE).config.script_timeout, Duration::from_secs(120));
+    for (value, ms) in [
+        ("5", 5000),
+        ("500ms", 500),
+        ("1.5", 1500),
+        ("3600", 3_600_000),
+    ] {
+        let l = load(&format!("script_timeout {value}\n{BASE}"));
+        assert_eq!(
+            l.config.script_timeout,
+            Duration::from_millis(ms),
+            "script_timeout {value}"
+        );
+        assert!(warnings(&l).is_empty(), "{:?}", warnings(&l));
+        let toml = hb_conf::toml_form::write(&l.config, false);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("cluster.toml");
+        std::fs::write(&path, &toml).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let back = hb_conf::load_toml(&path, &HostCheck::default()).expect("TOML accepted");
+        assert_eq!(
+            back.config.script_timeout, l.config.script_timeout,
+            "{toml}"
+        );
+    }
+    let (_d, r) = load_with(
+        &format!("script_timout 5\n{BASE}"),
+        HARES,
+        KEYS,
+        &HostCheck::default(),
+    );
+    let e = r.expect_err("a misspelt directive is refused");
+    let d = e.errors().next().expect("an error");
+    assert_eq!(d.message, "Illegal directive [script_timout]");
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("did you mean `script_timeout`? Directive names are case-sensitive")
+    );
+}
+
 #[test]
 fn initdead_default_follows_deadtime() {
     for (deadtime, initdead) in [
@@ -309,11 +353,63 @@ fn resource_scripts_are_found_in_resource_d() {
     let script = dir.path().join("resource.d/svc");
     std::fs::write(&script, "#!/bin/sh\n").expect("write");
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    assert!(
-        hb_conf::load_dir(dir.path(), &strict).is_err(),
-        "a script that is not executable does not count"
+    let e = hb_conf::load_dir(dir.path(), &strict)
+        .expect_err("a script that is not executable does not count");
+    let d = e.errors().next().expect("an error");
+    assert_eq!(
+        (d.loc.line, d.message.clone(), d.hint.clone()),
+        (
+            1,
+            format!("Resource script {} is not executable", script.display()),
+            Some(format!("chmod +x {}", script.display()))
+        ),
+        "it is named precisely, with the fix"
     );
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let l = hb_conf::load_dir(dir.path(), &strict).expect("accepted");
     assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+}
+
+#[test]
+fn a_resource_script_that_is_not_executable_is_named_wherever_it_is() {
+    // Only in the init directory; and a directory where a script should be.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let init = dir.path().join("init.d");
+    std::fs::create_dir(&init).expect("mkdir");
+    let script = init.join("svc");
+    std::fs::write(&script, "#!/bin/sh\n").expect("write");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let strict = HostCheck {
+        local_node: Some("n1".into()),
+        strict: true,
+        init_dir: Some(init.clone()),
+    };
+    let base = "bcast lo\nnode n1 n2\nauto_failback on\n";
+    let (_d, r) = load_with(base, "n1 192.0.2.10 svc\nn2 other\n", KEYS, &strict);
+    let e = r.expect_err("refused");
+    let got: Vec<(usize, String)> = e
+        .errors()
+        .map(|d| (d.loc.line, d.message.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                1,
+                format!("Resource script {} is not executable", script.display())
+            ),
+            (2, "Cannot locate resource script other".to_owned()),
+        ]
+    );
+    std::fs::remove_file(&script).expect("rm");
+    std::fs::create_dir(&script).expect("mkdir");
+    let (_d, r) = load_with(base, HARES, KEYS, &strict);
+    let e = r.expect_err("refused");
+    assert_eq!(
+        e.errors().next().map(|d| d.message.clone()),
+        Some(format!(
+            "Resource script {} is not a regular file",
+            script.display()
+        ))
+    );
 }

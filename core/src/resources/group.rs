@@ -8,6 +8,21 @@
 //! * release: right to left; a failing stop is retried (10 times, 1 s apart, as
 //!   3.0.6's HA_STOPRETRYMAX); if it still fails and `status` still says running,
 //!   the release fails: the group is *not* released and the operator must act.
+//!
+//! The caller reports each step as an [`Outcome`], which tells a script that
+//! failed from one that hung until the caller's timeout killed it (3.0.6 has no
+//! timeout; it waits for a script forever):
+//!
+//! * a **timed-out stop** is not retried (ten retries would take ten timeouts):
+//!   `status` is asked at once. Not running: the resource is stopped, and the
+//!   release goes on. Running: the group is not released.
+//! * a **timed-out `status`** while verifying a stop (or anywhere a release
+//!   depends on it) counts as *running*: what we cannot see may still run, so
+//!   we never claim the group is free. While acquiring, it counts as *not known
+//!   to run*, so the resource is started rather than assumed up (a start of a
+//!   running resource is harmless, a group claimed without its service is not).
+//! * a **timed-out start** is a failed start (the group is rolled back), and a
+//!   timed-out stop during that rollback leaves it unclean, as a failed one does.
 
 use std::time::Duration;
 
@@ -25,6 +40,29 @@ pub enum Op {
     Stop,
     /// `status`: is it running?
     Status,
+}
+
+/// How a step ended, as the caller reports it to [`GroupRun::report`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// `start`/`stop` succeeded; for `status`: the resource runs.
+    Ok,
+    /// `start`/`stop` failed; for `status`: the resource does not run.
+    Failed,
+    /// The step did not end within the script timeout and was killed: what it
+    /// did, or what `status` would have said, is unknown.
+    TimedOut,
+}
+
+impl Outcome {
+    /// `Ok` for true, `Failed` for false (a step that ended by itself).
+    pub fn ended(ok: bool) -> Outcome {
+        if ok {
+            Outcome::Ok
+        } else {
+            Outcome::Failed
+        }
+    }
 }
 
 /// What the caller should do next.
@@ -85,7 +123,7 @@ enum Phase {
         i: usize,
         attempt: u32,
     },
-    /// Release: the stop attempts failed; is it still running?
+    /// Release: the stop attempts failed or one timed out; is it still running?
     Verify(usize),
     Finished(Result<(), GroupFailure>),
 }
@@ -149,14 +187,15 @@ impl GroupRun {
         next
     }
 
-    /// The result of the last [`Next::Run`]: for `status`, `true` means running;
-    /// for `start`/`stop`, `true` means it succeeded. A report that was not asked
-    /// for is ignored.
-    pub fn report(&mut self, ok: bool) {
+    /// The result of the last [`Next::Run`] (see [`Outcome`] for what each
+    /// means for each operation). A report that was not asked for is ignored.
+    pub fn report(&mut self, outcome: Outcome) {
         if !std::mem::take(&mut self.awaiting) {
             return;
         }
+        let ok = outcome == Outcome::Ok;
         self.phase = match self.phase {
+            // Acquiring: only a clear "running" skips the start.
             Phase::Probe(i) if ok => self.after_started(i),
             Phase::Probe(i) => Phase::Starting(i),
             Phase::Starting(i) if ok => self.after_started(i),
@@ -186,15 +225,16 @@ impl GroupRun {
                 }
             }
             Phase::Stopping { i, .. } if ok => Self::after_stopped(i),
+            // A hung stop is not retried: another attempt would hang as long.
+            Phase::Stopping { i, .. } if outcome == Outcome::TimedOut => Phase::Verify(i),
             Phase::Stopping { i, attempt } if attempt < STOP_ATTEMPTS => Phase::Pause {
                 i,
                 attempt: attempt + 1,
             },
             Phase::Stopping { i, .. } => Phase::Verify(i),
-            Phase::Verify(i) if ok => {
-                Phase::Finished(Err(GroupFailure::StopFailed { resource: i }))
-            }
-            Phase::Verify(i) => Self::after_stopped(i),
+            // Releasing: only a clear "not running" lets the release go on.
+            Phase::Verify(i) if outcome == Outcome::Failed => Self::after_stopped(i),
+            Phase::Verify(i) => Phase::Finished(Err(GroupFailure::StopFailed { resource: i })),
             p @ (Phase::Pause { .. } | Phase::Finished(_)) => p,
         };
     }
@@ -222,14 +262,45 @@ impl GroupRun {
 mod tests {
     use super::*;
 
-    /// Drives a run with a scripted world: `running[i]` is whether resource i runs;
-    /// `start_fails`/`stop_fails` name resources whose start/stop fails. Returns the
-    /// steps taken and the result.
-    fn drive(
+    /// A scripted world: `running[i]` is whether resource i runs; the lists
+    /// name resources whose operation fails or hangs (a hung operation times
+    /// out and changes nothing).
+    #[derive(Default)]
+    struct World<'a> {
+        start_fails: &'a [usize],
+        stop_fails: &'a [usize],
+        start_hangs: &'a [usize],
+        stop_hangs: &'a [usize],
+        status_hangs: &'a [usize],
+    }
+
+    impl World<'_> {
+        fn step(&self, running: &mut [bool], resource: usize, op: Op) -> Outcome {
+            let (fails, hangs) = match op {
+                Op::Status => (&[][..], self.status_hangs),
+                Op::Start => (self.start_fails, self.start_hangs),
+                Op::Stop => (self.stop_fails, self.stop_hangs),
+            };
+            if hangs.contains(&resource) {
+                return Outcome::TimedOut;
+            }
+            let ok = !fails.contains(&resource);
+            match op {
+                Op::Status => return Outcome::ended(running[resource]),
+                Op::Start if ok => running[resource] = true,
+                Op::Stop if ok => running[resource] = false,
+                _ => {}
+            }
+            Outcome::ended(ok)
+        }
+    }
+
+    /// Drives a run to its end in `world`. Returns the steps taken, the number
+    /// of pauses, and the result.
+    fn drive_in(
         mut run: GroupRun,
         running: &mut [bool],
-        start_fails: &[usize],
-        stop_fails: &[usize],
+        world: &World<'_>,
     ) -> (Vec<(usize, Op)>, usize, Result<(), GroupFailure>) {
         let mut steps = Vec::new();
         let mut waits = 0;
@@ -237,22 +308,7 @@ mod tests {
             match run.next_step() {
                 Next::Run { resource, op } => {
                     steps.push((resource, op));
-                    let ok = match op {
-                        Op::Status => running[resource],
-                        Op::Start => {
-                            let ok = !start_fails.contains(&resource);
-                            running[resource] |= ok;
-                            ok
-                        }
-                        Op::Stop => {
-                            let ok = !stop_fails.contains(&resource);
-                            if ok {
-                                running[resource] = false;
-                            }
-                            ok
-                        }
-                    };
-                    run.report(ok);
+                    run.report(world.step(running, resource, op));
                 }
                 Next::Wait(d) => {
                     assert_eq!(d, STOP_RETRY_DELAY);
@@ -261,6 +317,21 @@ mod tests {
                 Next::Done(r) => return (steps, waits, r),
             }
         }
+    }
+
+    /// [`drive_in`] a world where nothing hangs.
+    fn drive(
+        run: GroupRun,
+        running: &mut [bool],
+        start_fails: &[usize],
+        stop_fails: &[usize],
+    ) -> (Vec<(usize, Op)>, usize, Result<(), GroupFailure>) {
+        let world = World {
+            start_fails,
+            stop_fails,
+            ..World::default()
+        };
+        drive_in(run, running, &world)
     }
 
     #[test]
@@ -343,11 +414,139 @@ mod tests {
     }
 
     #[test]
+    fn a_timed_out_stop_is_not_retried_and_a_resource_still_running_keeps_the_group() {
+        let mut running = [true; 3];
+        let world = World {
+            stop_hangs: &[1],
+            ..World::default()
+        };
+        let (steps, waits, r) = drive_in(GroupRun::release(3), &mut running, &world);
+        assert_eq!(r, Err(GroupFailure::StopFailed { resource: 1 }));
+        assert_eq!(waits, 0, "no pause: nothing is retried");
+        assert_eq!(
+            steps,
+            vec![(2, Op::Stop), (1, Op::Stop), (1, Op::Status)],
+            "one stop, then status at once; what is left of it keeps running"
+        );
+        assert_eq!(running, [true, true, false]);
+    }
+
+    #[test]
+    fn a_timed_out_stop_of_a_resource_that_is_gone_lets_the_release_go_on() {
+        // The stop hung, but whatever it was stopping is gone (the kill at the
+        // timeout may have finished the job): status says not running.
+        let mut running = [true, false, true];
+        let world = World {
+            stop_hangs: &[1],
+            ..World::default()
+        };
+        let (steps, waits, r) = drive_in(GroupRun::release(3), &mut running, &world);
+        assert_eq!(r, Ok(()));
+        assert_eq!(waits, 0);
+        assert_eq!(
+            steps,
+            vec![(2, Op::Stop), (1, Op::Stop), (1, Op::Status), (0, Op::Stop)]
+        );
+        assert_eq!(running, [false; 3]);
+    }
+
+    #[test]
+    fn a_timed_out_status_after_a_stop_counts_as_running() {
+        // The stop hangs and so does status: nothing is known, so the group is
+        // not released.
+        let mut running = [true, true];
+        let world = World {
+            stop_hangs: &[1],
+            status_hangs: &[1],
+            ..World::default()
+        };
+        let (steps, _, r) = drive_in(GroupRun::release(2), &mut running, &world);
+        assert_eq!(r, Err(GroupFailure::StopFailed { resource: 1 }));
+        assert_eq!(steps, vec![(1, Op::Stop), (1, Op::Status)]);
+
+        // A plain failing stop, retried as 3.0.6 does, then a status that hangs
+        // although the resource is in fact gone: still not released.
+        let mut running = [true, false];
+        let world = World {
+            stop_fails: &[1],
+            status_hangs: &[1],
+            ..World::default()
+        };
+        let (steps, waits, r) = drive_in(GroupRun::release(2), &mut running, &world);
+        assert_eq!(r, Err(GroupFailure::StopFailed { resource: 1 }));
+        assert_eq!(waits, STOP_ATTEMPTS as usize - 1);
+        assert_eq!(steps.last(), Some(&(1, Op::Status)));
+        assert!(!steps.contains(&(0, Op::Stop)));
+    }
+
+    #[test]
+    fn a_timed_out_status_while_acquiring_starts_the_resource() {
+        // Resource 0 runs, but its status hangs: it is started rather than
+        // assumed up.
+        let mut running = [true, false];
+        let world = World {
+            status_hangs: &[0],
+            ..World::default()
+        };
+        let (steps, _, r) = drive_in(GroupRun::acquire(2), &mut running, &world);
+        assert_eq!(r, Ok(()));
+        assert_eq!(
+            steps,
+            vec![
+                (0, Op::Status),
+                (0, Op::Start),
+                (1, Op::Status),
+                (1, Op::Start)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_timed_out_start_rolls_the_group_back() {
+        let mut running = [false; 3];
+        let world = World {
+            start_hangs: &[1],
+            ..World::default()
+        };
+        let (steps, _, r) = drive_in(GroupRun::acquire(3), &mut running, &world);
+        assert_eq!(
+            r,
+            Err(GroupFailure::StartFailed {
+                resource: 1,
+                rollback_clean: true
+            })
+        );
+        assert_eq!(steps.last(), Some(&(0, Op::Stop)));
+        assert!(!steps.contains(&(2, Op::Start)));
+        assert_eq!(running, [false; 3]);
+    }
+
+    #[test]
+    fn a_timed_out_stop_during_a_rollback_leaves_it_unclean() {
+        let mut running = [false; 3];
+        let world = World {
+            start_fails: &[2],
+            stop_hangs: &[0],
+            ..World::default()
+        };
+        let (steps, waits, r) = drive_in(GroupRun::acquire(3), &mut running, &world);
+        assert_eq!(
+            r,
+            Err(GroupFailure::StartFailed {
+                resource: 2,
+                rollback_clean: false
+            })
+        );
+        assert_eq!(waits, 0);
+        assert_eq!(steps.last(), Some(&(0, Op::Stop)));
+    }
+
+    #[test]
     fn empty_groups_and_unasked_reports() {
         assert_eq!(GroupRun::acquire(0).next_step(), Next::Done(Ok(())));
         assert_eq!(GroupRun::release(0).next_step(), Next::Done(Ok(())));
         let mut run = GroupRun::acquire(1);
-        run.report(true);
+        run.report(Outcome::Ok);
         assert_eq!(
             run.next_step(),
             Next::Run {
