@@ -131,6 +131,19 @@ impl Partial {
             );
         }
 
+        if !self.resources.is_empty() && nodes.len() > 2 {
+            let third = &nodes[2];
+            let loc = self
+                .nodes
+                .iter()
+                .find(|n| &n.value == third)
+                .map_or_else(|| main.clone(), |n| n.loc.clone());
+            diags.error_hint(
+                &loc,
+                format!("resource groups need a two-node cluster, and node {third} is a third node"),
+                "haresources failover (local and foreign groups, as in heartbeat 3.0.6) is defined for two nodes: split the cluster into pairs, or leave haresources empty for membership only",
+            );
+        }
         for group in &self.resources {
             if !nodes.contains(&group.node) {
                 diags.error_hint(

@@ -140,6 +140,8 @@ fn cases() -> Vec<Case> {
             "script_timeout: bad time value \"2min\": unknown time unit \"min\" (use ms, msec, us, usec, or none for seconds)"),
         case("script_timeout with a blank before the unit", HaCf, "bcast eth1\nnode n1 n2\nscript_timeout 500 ms\n", 3,
             "script_timeout takes one value, found 2: 500 ms"),
+        case("a third node with resource groups", HaCf, "bcast eth1\nnode n1 n2\nnode n3\n", 3,
+            "resource groups need a two-node cluster, and node n3 is a third node"),
         // haresources
         case("haresources node missing from ha.cf", HaRes, "n3 192.0.2.10 svc\n", 1, "node n3 is not a `node` in ha.cf"),
         case("malformed IP", HaRes, "n1 192.0.2.300 svc\n", 1, "resource \"192.0.2.300\": \"192.0.2.300\" is not a valid IPv4 address"),
