@@ -640,3 +640,95 @@ fn a_hanging_stop_script_is_killed_at_the_timeout_and_the_group_stays_where_it_r
     }
     assert!(calls(n2, 0).is_empty(), "n2 ran {:?}", calls(n2, 0));
 }
+
+/// Both media cut (split brain), then healed: during the cut both nodes hold the
+/// group (no STONITH, as with 3.0.6); after the heal the group's preferred node
+/// keeps it, the other releases it (right to left), and the keeper's new
+/// gratuitous ARP brings the client's ARP cache back to it. With
+/// `auto_failback off`, so nothing but the heal moves the group.
+#[test]
+fn a_healed_partition_leaves_the_group_on_one_node() {
+    let cluster = Cluster::new(&["n1", "n2"], Topology::private_and_public().with_client());
+    let (n1, n2, client) = (cluster.node("n1"), cluster.node("n2"), cluster.client());
+    let mut responders = Vec::new();
+    for node in [n1, n2] {
+        setup(node);
+        let off = HA_CF.replace("auto_failback on", "auto_failback off");
+        node.write_file("/etc/ha.d/ha.cf", &off, 0o644);
+        responders.push(responder(node));
+    }
+    let _d1 = start(n1);
+    let _d2 = start(n2);
+    wait_answer(client, "n1", [n1, n2]);
+
+    // The heartbeat medium is cut: each declares the other dead, n2 takes the
+    // group too (n1 keeps it).
+    let from2 = n2.log_len(LOG);
+    n2.link_down("eth1");
+    n2.wait_for_log_from(LOG, from2, &["mach_down takeover complete."], LONG);
+    let (before1, before2) = (count(n1), count(n2));
+    assert!(
+        n1.exec_ok(&["ip", "-4", "addr"]).contains(VIP),
+        "n1 still holds the address during the partition"
+    );
+
+    // Healed: n2 gives the group back, n1 announces it again.
+    let (from1, from2) = (n1.log_len(LOG), n2.log_len(LOG));
+    let healed = Instant::now();
+    n2.link_up("eth1");
+    n2.wait_for_log_from(
+        LOG,
+        from2,
+        &["Releasing the foreign resource groups to the other node."],
+        LONG,
+    );
+    n1.wait_for_log_from(
+        LOG,
+        from1,
+        &["Announcing the local resource groups again"],
+        LONG,
+    );
+    n2.wait_for_log_from(
+        LOG,
+        from2,
+        &["foreign HA resources released to the other node."],
+        LONG,
+    );
+    expect_calls(
+        n2,
+        before2,
+        &["maid vacuum stop", "svc stop"],
+        "n2 released, right to left",
+    );
+    assert!(
+        !n2.exec_ok(&["ip", "-4", "addr"]).contains(VIP),
+        "n2 no longer has the address"
+    );
+    wait_answer(client, "n1", [n1, n2]);
+    // n1 announces again once n2 has let go: the client's cache names n1.
+    wait_until_mac(client, &mac(n1));
+    eprintln!(
+        "healed partition: n2 released and the client's ARP entry named n1 {:?} after the heal",
+        healed.elapsed()
+    );
+    let stops: Vec<String> = calls(n1, before1)
+        .into_iter()
+        .filter(|c| c.ends_with("stop"))
+        .collect();
+    assert!(
+        stops.is_empty(),
+        "n1, the preferred node, stopped nothing: {stops:?}"
+    );
+}
+
+fn wait_until_mac(client: &Node, want: &str) {
+    let t = Instant::now();
+    while neighbour_mac(client) != want {
+        assert!(
+            t.elapsed() < LONG,
+            "the client's ARP entry for {VIP} stays {}, not {want}",
+            neighbour_mac(client)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
