@@ -19,5 +19,6 @@ pub mod auth;
 pub mod membership;
 pub mod ratelimit;
 pub mod resources;
+pub mod respawn;
 pub mod time;
 pub mod wire;
