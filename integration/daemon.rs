@@ -77,6 +77,15 @@ fn start_with(node: &Node, args: &[&str]) -> Spawned {
     d
 }
 
+/// Our daemon on n2 with a plain configuration: a peer for n1, whose resource
+/// protocol then settles, so that a graceful stop of n1 can go ahead (it waits
+/// for the peer's report; a node alone never gets one).
+fn peer(cluster: &Cluster) -> Spawned {
+    let n2 = cluster.node("n2");
+    install(n2, &ha_cf("n1 n2", ""), &[]);
+    start(n2)
+}
+
 /// The host PID of our daemon in `node`.
 fn daemon_pid(node: &Node) -> Pid {
     let exe = std::fs::canonicalize(BIN).unwrap();
@@ -223,9 +232,8 @@ fn fifo(node: &Node) -> FifoReader {
 #[test]
 fn a_respawned_program_runs_as_its_user_and_comes_back_after_kill_9() {
     let cluster = Cluster::new(&["n1", "n2"], Topology::private());
-    let (n1, n2) = (cluster.node("n1"), cluster.node("n2"));
-    install(n2, &ha_cf("n1 n2", ""), &[]);
-    let _peer = start(n2);
+    let n1 = cluster.node("n1");
+    let _peer = peer(&cluster);
     install(
         n1,
         &ha_cf("n1 n2", "respawn nobody /etc/ha.d/prog\n"),
@@ -280,9 +288,8 @@ fn a_respawned_program_runs_as_its_user_and_comes_back_after_kill_9() {
 #[test]
 fn exit_100_stays_down_and_a_crashing_program_is_given_up() {
     let cluster = Cluster::new(&["n1", "n2"], Topology::private());
-    let (n1, n2) = (cluster.node("n1"), cluster.node("n2"));
-    install(n2, &ha_cf("n1 n2", ""), &[]);
-    let _peer = start(n2);
+    let n1 = cluster.node("n1");
+    let _peer = peer(&cluster);
     let wd = fifo(n1);
     install(
         n1,

@@ -63,6 +63,14 @@ impl Lines {
         all.iter().filter(|l| l.contains(needle)).count()
     }
 
+    /// Waits for `Client CMD "respawning too fast"`.
+    async fn wait_for_give_up(&self) {
+        until("the give-up", || {
+            (self.count("\"respawning too fast\"") == 1).then_some(())
+        })
+        .await;
+    }
+
     fn dump(&self) -> String {
         self.0.lock().unwrap().join("\n")
     }
@@ -190,10 +198,7 @@ async fn a_program_that_exits_at_once_is_given_up() {
     let prog = Prog::new("exit 3");
     let lines = Lines::default();
     let _client = RespawnClient::new(prog.spec(&me()), fast(3), &lines.logger()).start();
-    until("the give-up", || {
-        (lines.count("\"respawning too fast\"") == 1).then_some(())
-    })
-    .await;
+    lines.wait_for_give_up().await;
     assert_eq!(prog.starts().len(), 4, "3 restarts, then none");
     assert_eq!(lines.count("Respawning client"), 3, "{}", lines.dump());
     assert_eq!(
@@ -212,10 +217,7 @@ async fn a_start_that_fails_is_logged_and_throttled() {
     let lines = Lines::default();
     let client =
         RespawnClient::new(prog.spec("hbt-no-such-user"), fast(2), &lines.logger()).start();
-    until("the give-up", || {
-        (lines.count("\"respawning too fast\"") == 1).then_some(())
-    })
-    .await;
+    lines.wait_for_give_up().await;
     assert_eq!(
         lines.count("Cannot start client \"") + lines.count("user hbt-no-such-user does not exist"),
         6,
