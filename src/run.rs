@@ -1,7 +1,8 @@
 //! `heartbeat run`: start order of the daemon, in one place.
 //!
 //! configuration -> logger -> state (generation, UUID) -> media plan ->
-//! node table with its link actors -> signals -> graceful stop.
+//! node table with its link actors -> respawn clients -> watchdog -> signals
+//! -> graceful stop (clients, node table, links, watchdog magic close).
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, ToSocketAddrs};
@@ -16,10 +17,13 @@ use hb_actors::links::udp::{UdpLink, UdpSpec};
 use hb_actors::messages::{Flush, SendPacket, Shutdown, StopFailed};
 use hb_actors::node_table::{LinkOut, NodeTable};
 use hb_actors::resource_mgr::{ResourceManager, ScriptDirs};
+use hb_actors::respawn::{RespawnClient, StopClient};
+use hb_actors::watchdog::{MagicClose, WatchdogFeeder};
 use hb_conf::model::{AutoFailback, GenMethod, Medium, MsgFmt};
 use hb_conf::{Config, HostCheck};
 use hb_core::membership::{Membership, MembershipConfig};
 use hb_core::resources::nice::NiceFailback;
+use hb_core::respawn::Policy;
 use hb_core::time::Now;
 use hb_core::wire::Format;
 use slog::{crit, error, info, warn, Logger};
@@ -267,6 +271,10 @@ fn run_with(
     let control = hb_actors::control::bind(&sock_path)
         .with_context(|| format!("binding the control socket {}", sock_path.display()))?;
 
+    let clients = hb_actors::respawn::plan(&config.respawn, &config.env, log);
+    let watchdog = config.watchdog.clone();
+    let (keepalive, deadtime) = (config.timing.keepalive, config.timing.deadtime);
+
     let system = System::new();
     let log2 = log.clone();
     let code = system.block_on(async move {
@@ -331,6 +339,18 @@ fn run_with(
             &log2,
         )
         .start();
+        // respawn programs start when the node table starts (3.0.6: at comm up).
+        let clients: Vec<_> = clients
+            .into_iter()
+            .map(|c| RespawnClient::new(c, Policy::HEARTBEAT, &log2).start())
+            .collect();
+        // Opened last, so that no start-up failure can leave it armed.
+        let feeder = watchdog.and_then(|path| {
+            let dev = hb_actors::watchdog::open(&path, deadtime, &log2)?;
+            let table = table.clone().recipient();
+            Some(WatchdogFeeder::new(dev, &path, table, keepalive, &log2).start())
+        });
+        let mut clients_stopped = false;
         loop {
             wait_for_stop_signal(&log2).await;
             info!(
@@ -338,6 +358,12 @@ fn run_with(
                 "Heartbeat shutdown in progress. ({})",
                 std::process::id()
             );
+            // As 3.0.6: the clients first, in reverse order, one after another.
+            if !std::mem::replace(&mut clients_stopped, true) {
+                for c in clients.iter().rev() {
+                    let _ = c.send(StopClient).await;
+                }
+            }
             match table.send(Shutdown).await {
                 Ok(Err(StopFailed)) => crit!(
                     log2,
@@ -349,6 +375,10 @@ fn run_with(
         // Mailboxes are FIFO: once a link answers a later message, it has sent the notice.
         for f in &flushers {
             let _ = f.send(Flush).await;
+        }
+        // Last: the node table has done its work, the device may be disarmed.
+        if let Some(feeder) = &feeder {
+            let _ = feeder.send(MagicClose).await;
         }
         info!(log2, "{} Heartbeat shutdown complete.", std::process::id());
         std::process::ExitCode::SUCCESS

@@ -9,7 +9,7 @@
 //!   sends, logs and dispatches for them.
 //! * [`resource_mgr`]: runs resource groups (scripts) as the node table asks.
 //! * [`scripts`]: running haresources resource scripts.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod control;
@@ -18,4 +18,7 @@ pub mod links;
 pub mod messages;
 pub mod node_table;
 pub mod resource_mgr;
+pub mod respawn;
 pub mod scripts;
+mod sys;
+pub mod watchdog;

@@ -22,5 +22,6 @@ pub mod membership;
 pub mod node;
 pub mod ratelimit;
 pub mod resources;
+pub mod respawn;
 pub mod time;
 pub mod wire;
