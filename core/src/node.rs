@@ -240,6 +240,7 @@ impl Node {
 
     /// Membership facts the resource protocol acts on.
     fn route(&mut self, now: Now, e: &Event) {
+        let alone = self.membership.peers() == 0;
         let heard = match e {
             Event::NodeDead { node } => self.membership.heard_from(node),
             _ => false,
@@ -248,6 +249,7 @@ impl Node {
             return;
         };
         match e {
+            Event::CommUp if alone => nice.alone(),
             Event::CommUp => nice.comm_up(now),
             Event::NodeDead { node } => nice.peer_dead(now, node, heard),
             Event::ShutdownNotice { node } => nice.peer_shutdown(now, node),

@@ -241,10 +241,7 @@ impl Sim {
 
     /// Carries out node `i`'s outputs.
     fn pump(&mut self, i: usize) {
-        loop {
-            let Some(out) = self.hosts[i].daemon.as_mut().and_then(Node::poll_output) else {
-                break;
-            };
+        while let Some(out) = self.hosts[i].daemon.as_mut().and_then(Node::poll_output) {
             match out {
                 Output::Send(msg) => self.broadcast(i, msg),
                 Output::Run { acquire, set } => {

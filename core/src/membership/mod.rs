@@ -266,6 +266,11 @@ impl Membership {
         self.node(node)?.links.get(link).map(|l| l.1)
     }
 
+    /// How many other cluster nodes are configured.
+    pub fn peers(&self) -> usize {
+        self.nodes.len() - 1
+    }
+
     /// True once every node has been heard from or declared dead.
     pub fn comm_up(&self) -> bool {
         self.comm_up

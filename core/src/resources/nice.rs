@@ -379,6 +379,18 @@ impl NiceFailback {
         self.starting_retry_at = Some(now.mono + REQUEST_DELAY);
     }
 
+    /// Communication came up in a cluster of one node: there is nobody to ask,
+    /// every group is ours; take them and be settled.
+    pub fn alone(&mut self) {
+        if self.state != State::Init {
+            return;
+        }
+        self.state = State::Stable;
+        self.other_is_stable = true;
+        self.announce("no other node");
+        self.req_our_resources(true);
+    }
+
     /// Our own groups, unless the peer holds them or we already do (`req_our_resources`).
     fn req_our_resources(&mut self, force: bool) {
         if self.shutting_down {

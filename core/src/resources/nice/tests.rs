@@ -243,7 +243,7 @@ fn both_starting_each_takes_its_own_after_the_request_delay() {
 /// The peer never came (initdead): we take everything, and say why.
 #[test]
 fn a_dead_peer_at_start_means_we_take_everything() {
-    let mut s = Sim::a_alone(true);
+    let s = Sim::a_alone(true);
     assert_eq!(s.world.owner, [1, 1]);
     assert_eq!(s.a.holding(), Hold::ALL);
     let sent = s.sent(1);
@@ -590,4 +590,22 @@ fn a_stop_whose_release_fails_keeps_the_node_in() {
         .iter()
         .any(|(_, n, a)| *n == 1 && *a == Action::ShutdownReady));
     assert_eq!(s.world.owner, [0, 2]);
+}
+
+/// A cluster of one node takes its groups at comm-up and can stop gracefully.
+#[test]
+fn a_lone_node_takes_its_groups_and_stops() {
+    let mut n = NiceFailback::new(false);
+    let now = Now::at_millis(0);
+    n.alone();
+    let acts: Vec<Action> = std::iter::from_fn(|| n.poll_action()).collect();
+    assert!(acts.contains(&Action::Acquire(Hold::LOCAL)), "{acts:?}");
+    n.done(now, true);
+    assert_eq!(n.rscstatus(), "local");
+    assert!(n.shutdown(now));
+    let acts: Vec<Action> = std::iter::from_fn(|| n.poll_action()).collect();
+    assert!(acts.contains(&Action::Release(Hold::ALL)), "{acts:?}");
+    n.done(now, true);
+    let acts: Vec<Action> = std::iter::from_fn(|| n.poll_action()).collect();
+    assert_eq!(acts.last(), Some(&Action::ShutdownReady));
 }
