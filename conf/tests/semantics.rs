@@ -171,7 +171,15 @@ fn a_repeated_setting_warns_and_the_last_wins() {
 
 #[test]
 fn values_split_on_blanks_and_commas() {
-    let l = load("bcast eth1, eth2\nnode n1,n2 N3\nauto_failback on\n");
+    // Three nodes: membership only (resource groups need two nodes).
+    let l = load_with(
+        "bcast eth1, eth2\nnode n1,n2 N3\nauto_failback on\n",
+        "",
+        KEYS,
+        &HostCheck::default(),
+    )
+    .1
+    .expect("accepted");
     assert_eq!(
         l.config.nodes,
         vec!["n1", "n2", "n3"],
