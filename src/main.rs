@@ -5,6 +5,7 @@
 mod cli;
 mod inspect;
 mod logging;
+mod reload;
 mod run;
 mod state;
 

@@ -7,14 +7,14 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, ToSocketAddrs};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use anyhow::Context as _;
+use hb_actors::keys::SharedKeys;
 use hb_actors::links::serial::SerialLink;
 use hb_actors::links::udp::{UdpLink, UdpSpec};
-use hb_actors::messages::{Flush, SendPacket, Shutdown, StopFailed};
+use hb_actors::messages::{Flush, Retime, SendPacket, Shutdown, StopFailed};
 use hb_actors::node_table::{LinkOut, NodeTable};
 use hb_actors::resource_mgr::{ResourceManager, ScriptDirs};
 use hb_actors::respawn::{RespawnClient, StopClient};
@@ -250,7 +250,7 @@ fn run_with(
         generation,
         seed: generation ^ u64::from(std::process::id()),
     };
-    let keys = Arc::new(config.authkeys.clone());
+    let keys = SharedKeys::new(config.authkeys.clone());
     let inner_auth = config.msgfmt == MsgFmt::Classic;
     let auto_failback = match config.auto_failback {
         AutoFailback::On => true,
@@ -287,7 +287,7 @@ fn run_with(
                 describe(&log2, spec);
                 let (spec, keys, table, log) = (
                     spec.clone(),
-                    Arc::clone(&keys),
+                    keys.clone(),
                     ctx.address().recipient(),
                     log2.clone(),
                 );
@@ -307,7 +307,7 @@ fn run_with(
                 let (device, baud, keys, table, log) = (
                     device.clone(),
                     *baud,
-                    Arc::clone(&keys),
+                    keys.clone(),
                     ctx.address().recipient(),
                     log2.clone(),
                 );
@@ -326,7 +326,7 @@ fn run_with(
             // First job, before anything the protocol asks: nothing of ours may
             // run from before when we join.
             rm.do_send(hb_actors::resource_mgr::ReleaseLeftovers);
-            NodeTable::new(core, Arc::clone(&keys), outs, inner_auth, &log2).with_resources(
+            NodeTable::new(core, keys.clone(), outs, inner_auth, &log2).with_resources(
                 NiceFailback::new(auto_failback).named(me),
                 rm.clone().recipient(),
                 rm.recipient(),
@@ -351,8 +351,34 @@ fn run_with(
             Some(WatchdogFeeder::new(dev, &path, table, keepalive, &log2).start())
         });
         let mut clients_stopped = false;
+        let mut reloadable = Reloadable {
+            path: opts.config,
+            host: HostCheck {
+                local_node: Some(me.to_owned()),
+                strict: true,
+                init_dir: None,
+            },
+            running: config.clone(),
+            keys: keys.clone(),
+            table: table.clone(),
+        };
+        let mut signals = match Signals::install() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                error!(log2, "cannot install signal handlers ({e}); stop with SIGKILL");
+                None
+            }
+        };
         loop {
-            wait_for_stop_signal(&log2).await;
+            match signals.as_mut() {
+                Some(s) => {
+                    if let Sig::Reload = s.next().await {
+                        reloadable.reload(&log2);
+                        continue;
+                    }
+                }
+                None => std::future::pending::<()>().await,
+            }
             info!(
                 log2,
                 "Heartbeat shutdown in progress. ({})",
@@ -415,27 +441,103 @@ fn describe(log: &Logger, spec: &UdpSpec) {
     }
 }
 
-async fn wait_for_stop_signal(log: &Logger) {
-    use actix_rt::signal::unix::{signal, SignalKind};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio_select(&mut term, &mut int).await;
-        }
-        _ => {
-            error!(log, "cannot install signal handlers; stop with SIGKILL");
-            std::future::pending::<()>().await;
+/// What a signal asks for.
+enum Sig {
+    /// SIGTERM, SIGINT: graceful stop.
+    Stop,
+    /// SIGHUP: read the configuration again.
+    Reload,
+}
+
+/// The daemon's signal handlers, installed once so that no signal between two
+/// waits is lost.
+struct Signals {
+    term: actix_rt::signal::unix::Signal,
+    int: actix_rt::signal::unix::Signal,
+    hup: actix_rt::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use actix_rt::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    async fn next(&mut self) -> Sig {
+        use futures_util::future::{select, Either};
+        let stop = select(Box::pin(self.term.recv()), Box::pin(self.int.recv()));
+        match select(stop, Box::pin(self.hup.recv())).await {
+            Either::Left(_) => Sig::Stop,
+            Either::Right(_) => Sig::Reload,
         }
     }
 }
 
-async fn tokio_select(
-    a: &mut actix_rt::signal::unix::Signal,
-    b: &mut actix_rt::signal::unix::Signal,
-) {
-    let a = Box::pin(a.recv());
-    let b = Box::pin(b.recv());
-    let _ = futures_util::future::select(a, b).await;
+/// What runs, as far as a reload can change it.
+struct Reloadable<'a> {
+    path: &'a Path,
+    host: HostCheck,
+    running: Config,
+    keys: SharedKeys,
+    table: Addr<NodeTable>,
+}
+
+impl Reloadable<'_> {
+    /// SIGHUP: reads the configuration again and applies what can change live
+    /// (see `crate::reload`).
+    fn reload(&mut self, log: &Logger) {
+        info!(log, "Received SIGHUP: reading the configuration again");
+        let loaded = match crate::reload::read(self.path, &self.host) {
+            Ok(l) => l,
+            Err(e) => {
+                error!(
+                    log,
+                    "reload: configuration refused, the running configuration stays: {} error(s)",
+                    e.diagnostics
+                        .iter()
+                        .filter(|d| d.severity == hb_conf::Severity::Error)
+                        .count()
+                );
+                for d in &e.diagnostics {
+                    error!(log, "reload: {}", d.to_string().replace('\n', " "));
+                }
+                return;
+            }
+        };
+        let new = loaded.config;
+        let plan = crate::reload::plan(&self.running, &new);
+        if let Some((keepalive, deadtime, warntime)) = plan.timing {
+            self.table.do_send(Retime {
+                keepalive,
+                deadtime,
+                warntime,
+            });
+            info!(
+                log,
+                "reload: applied keepalive {keepalive:?}, deadtime {deadtime:?}, warntime {warntime:?}"
+            );
+            self.running.timing.keepalive = keepalive;
+            self.running.timing.deadtime = deadtime;
+            self.running.timing.warntime = warntime;
+        }
+        if plan.keys {
+            self.keys.set(new.authkeys.clone());
+            self.running.authkeys = new.authkeys;
+            info!(log, "reload: applied the new authkeys");
+        }
+        if !plan.needs_restart.is_empty() {
+            warn!(
+                log,
+                "reload: not applied, takes effect at the next start: {}",
+                plan.needs_restart.join("; ")
+            );
+        }
+        if plan.timing.is_none() && !plan.keys && plan.needs_restart.is_empty() {
+            info!(log, "reload: the configuration is unchanged");
+        }
+    }
 }

@@ -14,6 +14,7 @@
 
 pub mod control;
 pub mod ipaddr;
+pub mod keys;
 pub mod links;
 pub mod messages;
 pub mod node_table;

@@ -24,6 +24,19 @@ pub struct PacketReceived {
 #[rtype(result = "Result<(), StopFailed>")]
 pub struct Shutdown;
 
+/// New timing from a configuration reload: applied at once (a status with the
+/// new dead time goes out, the next keepalive follows one new period later).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Retime {
+    /// `keepalive`.
+    pub keepalive: std::time::Duration,
+    /// `deadtime`.
+    pub deadtime: std::time::Duration,
+    /// `warntime`.
+    pub warntime: std::time::Duration,
+}
+
 /// A graceful stop could not release every resource group: the node stays in
 /// the cluster and keeps them (the log says what to do).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
-use hb_core::auth::KeyTable;
 use hb_core::membership::{DropReason, Event, Level, Membership};
 use hb_core::node::{Node, Output};
 use hb_core::resources::nice::NiceFailback;
@@ -16,7 +15,8 @@ use hb_core::wire::Format;
 use slog::{crit, debug, error, info, warn, Logger};
 
 use crate::control::ControlRequest;
-use crate::messages::{PacketReceived, SendPacket, Shutdown, StopFailed};
+use crate::keys::SharedKeys;
+use crate::messages::{PacketReceived, Retime, SendPacket, Shutdown, StopFailed};
 use crate::resource_mgr::{GroupsDone, Reannounce, RunGroups};
 
 /// Mailbox size: links use `try_send` and count what does not fit.
@@ -53,7 +53,7 @@ pub struct NodeTable {
     /// Answered once the shutdown notice has been handed to the links, or the
     /// stop failed.
     stop_waiters: Vec<tokio::sync::oneshot::Sender<Result<(), StopFailed>>>,
-    keys: Arc<KeyTable>,
+    keys: SharedKeys,
     links: Vec<LinkOut>,
     /// Whether packets carry the inner `auth=` field (`msgfmt classic`).
     inner_auth: bool,
@@ -70,7 +70,7 @@ impl NodeTable {
     /// A table around a membership state machine; `links` are the link actors.
     pub fn new(
         core: Membership,
-        keys: Arc<KeyTable>,
+        keys: impl Into<SharedKeys>,
         links: Vec<LinkOut>,
         inner_auth: bool,
         log: &Logger,
@@ -80,7 +80,7 @@ impl NodeTable {
             resources: None,
             reannounce: None,
             stop_waiters: Vec::new(),
-            keys,
+            keys: keys.into(),
             links,
             inner_auth,
             timer: None,
@@ -193,7 +193,7 @@ impl NodeTable {
                 Format::Text => (&mut text, EncodeOptions::SERIAL),
             };
             if slot.is_none() {
-                match packet::encode(msg, &self.keys, opts) {
+                match packet::encode(msg, &self.keys.get(), opts) {
                     Ok(b) => *slot = Some(Arc::from(b)),
                     Err(e) => {
                         error!(self.log, "cannot encode a message: {e}"; "t" => msg.get_str("t").unwrap_or("?"));
@@ -284,6 +284,17 @@ impl Handler<Shutdown> for NodeTable {
         self.core.shutdown(now);
         self.drain(ctx);
         Box::pin(async move { rx.await.unwrap_or(Ok(())) })
+    }
+}
+
+impl Handler<Retime> for NodeTable {
+    type Result = ();
+
+    fn handle(&mut self, t: Retime, ctx: &mut Context<Self>) {
+        let now = self.now();
+        self.core
+            .set_timing(now, t.keepalive, t.deadtime, t.warntime);
+        self.drain(ctx);
     }
 }
 

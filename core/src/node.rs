@@ -119,6 +119,19 @@ impl Node {
         self.drain(now);
     }
 
+    /// New timing from a configuration reload (see [`Membership::set_timing`]).
+    pub fn set_timing(
+        &mut self,
+        now: Now,
+        keepalive: std::time::Duration,
+        deadtime: std::time::Duration,
+        warntime: std::time::Duration,
+    ) {
+        self.membership
+            .set_timing(now, keepalive, deadtime, warntime);
+        self.drain(now);
+    }
+
     /// Time passed.
     pub fn handle_timeout(&mut self, now: Now) {
         self.membership.handle_timeout(now);

@@ -55,7 +55,6 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use actix::prelude::*;
-use hb_core::auth::KeyTable;
 use hb_core::membership::LinkId;
 use hb_core::ratelimit::LogLimiter;
 use hb_core::wire::{packet, text, MAX_MSG};
@@ -64,6 +63,7 @@ use slog::{debug, error, info, trace, warn, Logger};
 use tokio::sync::oneshot;
 
 use super::Backoff;
+use crate::keys::SharedKeys;
 use crate::messages::{Flush, PacketReceived, SendPacket};
 
 /// Outgoing packets waiting for the writer. A line that does not drain (a stuck
@@ -161,7 +161,7 @@ pub struct SerialLink {
     link: LinkId,
     device: PathBuf,
     baud: u32,
-    keys: Arc<KeyTable>,
+    keys: SharedKeys,
     /// Where authenticated packets go: a recipient, so tests can plug in a recorder.
     table: Recipient<PacketReceived>,
     /// The threads of the current open: `None` until opened, and again after a failure.
@@ -186,7 +186,7 @@ impl SerialLink {
         link: LinkId,
         device: PathBuf,
         baud: u32,
-        keys: Arc<KeyTable>,
+        keys: impl Into<SharedKeys>,
         table: Recipient<PacketReceived>,
         log: &Logger,
     ) -> SerialLink {
@@ -195,7 +195,7 @@ impl SerialLink {
             link,
             device,
             baud,
-            keys,
+            keys: keys.into(),
             table,
             io: None,
             exiting: Vec::new(),
@@ -294,7 +294,7 @@ impl SerialLink {
         };
         let inbound = Inbound {
             link: self.link,
-            keys: Arc::clone(&self.keys),
+            keys: self.keys.clone(),
             table: self.table.clone(),
             bad: LogLimiter::new(Duration::from_secs(10)),
             full: LogLimiter::new(Duration::from_secs(10)),
@@ -466,7 +466,7 @@ fn transient(e: &io::Error) -> bool {
 /// The receive side: frames, authenticates and forwards.
 struct Inbound {
     link: LinkId,
-    keys: Arc<KeyTable>,
+    keys: SharedKeys,
     table: Recipient<PacketReceived>,
     /// Bounds the log lines about bad packets.
     bad: LogLimiter,
@@ -499,7 +499,7 @@ impl Inbound {
     fn handle(&mut self, framed: Framed) {
         let counters = Arc::clone(&self.ctl.counters);
         match framed {
-            Framed::Frame(bytes) => match packet::decode(&bytes, &self.keys) {
+            Framed::Frame(bytes) => match packet::decode(&bytes, &self.keys.get()) {
                 Ok(msg) => {
                     trace!(self.ctl.log, "packet"; "bytes" => bytes.len());
                     bump(&counters.received);

@@ -5,12 +5,10 @@
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 use actix_rt::net::UdpSocket;
-use hb_core::auth::KeyTable;
 use hb_core::membership::LinkId;
 use hb_core::ratelimit::LogLimiter;
 use hb_core::wire::{packet, MAX_MSG};
@@ -18,6 +16,7 @@ use slog::{error, info, trace, warn, Logger};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::Backoff;
+use crate::keys::SharedKeys;
 use crate::messages::{Flush, PacketReceived, SendPacket};
 
 /// What a UDP link sends to and listens on.
@@ -153,7 +152,7 @@ type Datagram = io::Result<(Vec<u8>, SocketAddr)>;
 pub struct UdpLink {
     link: LinkId,
     spec: UdpSpec,
-    keys: Arc<KeyTable>,
+    keys: SharedKeys,
     /// Where authenticated packets go: a recipient, so tests can plug in a recorder.
     table: Recipient<PacketReceived>,
     /// The sending handle: `None` until opened, and again after a failure.
@@ -175,7 +174,7 @@ impl UdpLink {
     pub fn new(
         link: LinkId,
         spec: UdpSpec,
-        keys: Arc<KeyTable>,
+        keys: impl Into<SharedKeys>,
         table: Recipient<PacketReceived>,
         log: &Logger,
     ) -> UdpLink {
@@ -183,7 +182,7 @@ impl UdpLink {
         UdpLink {
             link,
             spec,
-            keys,
+            keys: keys.into(),
             table,
             socket: None,
             dests: Vec::new(),
@@ -254,7 +253,7 @@ impl StreamHandler<Datagram> for UdpLink {
             Ok(d) => d,
             Err(e) => return self.fail(ctx, "receive failed", &e),
         };
-        match packet::decode(&bytes, &self.keys) {
+        match packet::decode(&bytes, &self.keys.get()) {
             Ok(msg) => {
                 trace!(self.log, "packet"; "from" => %from, "bytes" => bytes.len());
                 let msg = PacketReceived {

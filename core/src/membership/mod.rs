@@ -526,6 +526,25 @@ impl Membership {
         self.release_held(i, u64::MAX);
     }
 
+    /// New timing from a configuration reload. A status goes out at once, so the
+    /// peers learn the new dead time (`dt`) before the first longer pause, and
+    /// the next keepalive follows one new period later.
+    pub fn set_timing(
+        &mut self,
+        now: Now,
+        keepalive: Duration,
+        deadtime: Duration,
+        warntime: Duration,
+    ) {
+        self.cfg.keepalive = keepalive;
+        self.cfg.deadtime = deadtime;
+        self.cfg.warntime = warntime;
+        if self.next_keepalive.is_some() {
+            self.send_status(now);
+            self.next_keepalive = Some(now.mono + keepalive);
+        }
+    }
+
     /// Sends a message of a higher layer (the resource protocol): the standard
     /// fields are added, and it goes into the retransmission history.
     pub fn send_message(&mut self, now: Now, msg: Message) {

@@ -749,3 +749,29 @@ fn other_messages_are_delivered_to_the_layer_above() {
         }]
     );
 }
+
+#[test]
+fn new_timing_is_announced_at_once_and_paces_the_next_keepalives() {
+    let mut m = Membership::new(config("n1", &["n1"]), Now::at_millis(0));
+    m.start(Now::at_millis(0));
+    drain(&mut m);
+    m.handle_timeout(Now::at_millis(6000));
+    drain(&mut m);
+    m.set_timing(Now::at_millis(6100), MS(2000), MS(9000), MS(4000));
+    let now = sent(&drain(&mut m));
+    assert_eq!(now.len(), 1, "a status at once");
+    assert_eq!(
+        now[0].get_str("dt"),
+        Some("2328"),
+        "the new dead time, 9000 ms"
+    );
+    let mut times = Vec::new();
+    while let Some(t) = m.poll_timeout() {
+        if t.as_millis() > 12_100 {
+            break;
+        }
+        m.handle_timeout(Now::at_millis(t.as_millis()));
+        times.extend(sent(&drain(&mut m)).iter().map(|_| t.as_millis()));
+    }
+    assert_eq!(times, vec![8100, 10_100, 12_100]);
+}
