@@ -9,5 +9,6 @@ mod failover;
 mod harness;
 mod harness_selftest;
 mod membership;
+mod panic;
 mod real_peer;
 mod reload;

@@ -5,6 +5,7 @@
 mod cli;
 mod inspect;
 mod logging;
+mod panic;
 mod reload;
 mod run;
 mod state;

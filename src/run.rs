@@ -161,6 +161,7 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<std::process::ExitCode> {
         lg.debugfile.as_deref(),
         lg.syslogmsgfmt,
     );
+    crate::panic::install(me.clone(), lg.logfile.clone());
     let result = run_with(opts, &me, &config, &loaded.warnings, &problems, &log);
     if let Err(e) = &result {
         error!(log, "heartbeat not started: {e:#}");
@@ -362,6 +363,8 @@ fn run_with(
             keys: keys.clone(),
             table: table.clone(),
         };
+        #[cfg(debug_assertions)]
+        debug_panic_trigger(&table);
         let mut signals = match Signals::install() {
             Ok(s) => Some(s),
             Err(e) => {
@@ -439,6 +442,26 @@ fn describe(log: &Logger, spec: &UdpSpec) {
             );
         }
     }
+}
+
+/// Debug builds only: when the file named by `HB_DEBUG_PANIC_FILE` appears, the
+/// node table panics (tests of the panic policy).
+#[cfg(debug_assertions)]
+fn debug_panic_trigger(table: &Addr<NodeTable>) {
+    let Some(path) = std::env::var_os("HB_DEBUG_PANIC_FILE") else {
+        return;
+    };
+    let table = table.clone();
+    actix::spawn(async move {
+        let path = std::path::PathBuf::from(path);
+        loop {
+            actix::clock::sleep(std::time::Duration::from_millis(100)).await;
+            if path.exists() {
+                table.do_send(hb_actors::messages::DebugPanic);
+                return;
+            }
+        }
+    });
 }
 
 /// What a signal asks for.

@@ -42,6 +42,13 @@ pub struct Retime {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StopFailed;
 
+/// Debug builds only: panic inside the node table (the tests of the panic
+/// policy use it through `HB_DEBUG_PANIC_FILE`).
+#[cfg(debug_assertions)]
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct DebugPanic;
+
 // ---- to links ---------------------------------------------------------------------
 
 /// Send these bytes (already encoded and signed for this link's format).

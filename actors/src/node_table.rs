@@ -287,6 +287,15 @@ impl Handler<Shutdown> for NodeTable {
     }
 }
 
+#[cfg(debug_assertions)]
+impl Handler<crate::messages::DebugPanic> for NodeTable {
+    type Result = ();
+
+    fn handle(&mut self, _: crate::messages::DebugPanic, _: &mut Context<Self>) {
+        panic!("injected panic in the node table (HB_DEBUG_PANIC_FILE)");
+    }
+}
+
 impl Handler<Retime> for NodeTable {
     type Result = ();
 
