@@ -8,6 +8,7 @@ mod demo;
 mod failover;
 mod harness;
 mod harness_selftest;
+mod links;
 mod membership;
 mod panic;
 mod real_peer;

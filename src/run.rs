@@ -256,6 +256,8 @@ fn run_with(
     let auto_failback = match config.auto_failback {
         AutoFailback::On => true,
         AutoFailback::Off => false,
+        // Without resource groups the setting means nothing.
+        AutoFailback::Legacy if config.resources.is_empty() => false,
         AutoFailback::Legacy => anyhow::bail!(
             "auto_failback legacy is not supported: write `auto_failback on` (groups go back to \
              their home node) or `auto_failback off` (groups stay where they are) in ha.cf. \

@@ -212,48 +212,7 @@ impl Node {
             .expect("harness: node directory");
         populate(root.path());
         for net in nets {
-            let port = format!("{name}-{}", net.iface());
-            let ns = netns.name.as_str();
-            must(&[
-                "ip",
-                "-n",
-                switch,
-                "link",
-                "add",
-                &port,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                net.iface(),
-                "netns",
-                ns,
-            ]);
-            must(&[
-                "ip",
-                "-n",
-                switch,
-                "link",
-                "set",
-                &port,
-                "master",
-                net.bridge(),
-            ]);
-            must(&["ip", "-n", switch, "link", "set", &port, "up"]);
-            let cidr = format!("{}/24", net.addr(host));
-            must(&[
-                "ip",
-                "-n",
-                ns,
-                "addr",
-                "add",
-                &cidr,
-                "brd",
-                "+",
-                "dev",
-                net.iface(),
-            ]);
-            must(&["ip", "-n", ns, "link", "set", net.iface(), "up"]);
+            cable(switch, &netns.name, name, host, *net);
         }
         let holder = Holder::start(&netns.name, &root.path().join("holder.stderr"));
         let init = holder.init.to_string();
@@ -528,6 +487,21 @@ impl Node {
         killed
     }
 
+    /// Deletes the node's `iface` (and the switch's end with it) and cables a
+    /// new one with the same name and address: the interface comes back with
+    /// a new index, as after a driver reload or a hot-plugged NIC.
+    pub fn replug(&self, iface: &str, while_gone: impl FnOnce()) {
+        let net = *self
+            .nets
+            .iter()
+            .find(|n| n.iface() == iface)
+            .unwrap_or_else(|| panic!("{} has no {iface}", self.name));
+        must(&["ip", "-n", &self.netns.name, "link", "del", iface]);
+        while_gone();
+        cable(&self.switch, &self.netns.name, &self.name, self.host, net);
+        self.wait_carrier(iface);
+    }
+
     /// Pulls the cable of the node's `iface`: the switch's end goes down, so
     /// the node loses carrier but keeps its address and routes.
     pub fn link_down(&self, iface: &str) {
@@ -718,4 +692,50 @@ fn which(program: &str) -> PathBuf {
         .find(|p| p.exists())
         .and_then(|p| fs::canonicalize(p).ok())
         .unwrap_or_else(|| panic!("harness: {program} not found"))
+}
+
+/// A veth pair from the switch's bridge for `net` to the node's namespace `ns`,
+/// with the node's address (and a broadcast address) on its end.
+fn cable(switch: &str, ns: &str, name: &str, host: u8, net: Net) {
+    let port = format!("{name}-{}", net.iface());
+    must(&[
+        "ip",
+        "-n",
+        switch,
+        "link",
+        "add",
+        &port,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        net.iface(),
+        "netns",
+        ns,
+    ]);
+    must(&[
+        "ip",
+        "-n",
+        switch,
+        "link",
+        "set",
+        &port,
+        "master",
+        net.bridge(),
+    ]);
+    must(&["ip", "-n", switch, "link", "set", &port, "up"]);
+    let cidr = format!("{}/24", net.addr(host));
+    must(&[
+        "ip",
+        "-n",
+        ns,
+        "addr",
+        "add",
+        &cidr,
+        "brd",
+        "+",
+        "dev",
+        net.iface(),
+    ]);
+    must(&["ip", "-n", ns, "link", "set", net.iface(), "up"]);
 }
