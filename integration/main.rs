@@ -9,6 +9,7 @@ mod failover;
 mod harness;
 mod harness_selftest;
 mod links;
+mod load;
 mod membership;
 mod panic;
 mod real_peer;

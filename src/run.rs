@@ -278,6 +278,15 @@ fn run_with(
     let watchdog = config.watchdog.clone();
     let (keepalive, deadtime) = (config.timing.keepalive, config.timing.deadtime);
 
+    if config.realtime.enabled {
+        let prio = config
+            .realtime
+            .rtprio
+            .unwrap_or(hb_actors::realtime::DEFAULT_PRIORITY);
+        hb_actors::realtime::make_realtime(prio, log);
+    } else {
+        info!(log, "realtime off: memory not locked, normal scheduling");
+    }
     let system = System::new();
     let log2 = log.clone();
     let code = system.block_on(async move {

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod links;
 pub mod messages;
 pub mod node_table;
+pub mod realtime;
 pub mod resource_mgr;
 pub mod respawn;
 pub mod scripts;

@@ -45,3 +45,27 @@ pub(crate) fn set_watchdog_timeout(dev: &std::fs::File, secs: i32) -> nix::Resul
     unsafe { wdioc_settimeout(dev.as_raw_fd(), &mut value) }?;
     Ok(value)
 }
+
+/// Puts the calling thread in the `SCHED_FIFO` class at `priority`, as
+/// heartbeat's `make_realtime` does, with `SCHED_RESET_ON_FORK`: processes and
+/// threads it creates later (resource scripts, respawned programs) start in
+/// the normal class, so a busy script cannot take the CPU from everything.
+pub(crate) fn set_fifo(priority: i32) -> std::io::Result<()> {
+    let param = nix::libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: sched_setscheduler only reads `param`, a valid local value;
+    // pid 0 means the calling thread.
+    let rc = unsafe {
+        nix::libc::sched_setscheduler(
+            0,
+            nix::libc::SCHED_FIFO | nix::libc::SCHED_RESET_ON_FORK,
+            &param,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
