@@ -751,7 +751,11 @@ fn random_faults_keep_every_invariant() {
     };
     for seed in seeds {
         for af in [true, false] {
-            random_run(seed, af);
+            let run = std::panic::catch_unwind(|| random_run(seed, af));
+            if let Err(e) = run {
+                eprintln!("seed {seed}, auto_failback {af}: rerun with SIM_SEED={seed}");
+                std::panic::resume_unwind(e);
+            }
         }
     }
 }
@@ -812,8 +816,5 @@ fn random_run(seed: u64, af: bool) {
         }
     }
     s.run_until(s.now + 2 * QUIET);
-    if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.check_settled())) {
-        eprintln!("seed {seed}, auto_failback {af}");
-        std::panic::resume_unwind(e);
-    }
+    s.check_settled();
 }

@@ -170,6 +170,16 @@ enum Job {
     Yield(Hold),
 }
 
+/// A standby our side ended before the peer's `done` came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LateDone {
+    /// We were to take this set (peer's terms) and cancelled: the peer's `done`
+    /// says it released the set, so we take it after all.
+    Take(Hold),
+    /// We gave the set away and saw the peer hold it: its `done` is old news.
+    Ignore,
+}
+
 /// How long a node that saw the peer return after a partition waits for the
 /// peer's own `info=partition` report before it assumes a 3.0.6 peer (which
 /// answers nothing: it gives up everything and restarts 2 s after the heal).
@@ -211,6 +221,11 @@ pub struct NiceFailback {
     /// report that arrives after a newer one (a late copy on a slower medium, a
     /// retransmission) describes the past and is ignored.
     last_report: Option<(u64, u64)>,
+    /// We gave this set away in the running standby and wait for the peer's
+    /// `done`.
+    gave: Option<Hold>,
+    /// What a peer's `done` means after our side of a standby ended early.
+    late_done: Option<LateDone>,
     /// While starting without the peer's report: when to announce `starting`
     /// again (the answer can be lost for good when it was sent just before the
     /// first packet we ever got from the peer, which no retransmission covers).
@@ -263,6 +278,8 @@ impl NiceFailback {
             heal: None,
             take_failed: false,
             last_report: None,
+            gave: None,
+            late_done: None,
             starting_retry_at: None,
             jobs: VecDeque::new(),
             announced: false,
@@ -487,6 +504,7 @@ impl NiceFailback {
             }
         }
         let mut newstate = self.state;
+        let both_starting = self.state == State::BothStarting;
         match self.state {
             State::Starting | State::BothStarting => {
                 newstate = State::RscRcvd;
@@ -542,6 +560,20 @@ impl NiceFailback {
                 self.standby = Standby::Not;
                 self.standby_deadline = None;
             }
+            if let Some(set) = self.gave.filter(|_| self.standby == Standby::Done) {
+                if msg.get_str("isstable") == Some("1") && self.other_holds.has(set.mirror()) {
+                    // The peer holds what we gave and is settled: its `done` was
+                    // lost with a partition or a restart; the standby is over.
+                    self.log(
+                        Level::Info,
+                        format!("Other node holds our {set} resources: standby completed."),
+                    );
+                    self.standby = Standby::Not;
+                    self.standby_deadline = None;
+                    self.gave = None;
+                    self.late_done = Some(LateDone::Ignore);
+                }
+            }
             match msg.get_str("isstable") {
                 Some("1") if !self.other_is_stable => {
                     self.log(Level::Info, "remote resource transition completed.");
@@ -562,6 +594,24 @@ impl NiceFailback {
                 self.out.push_back(Action::Send(m));
                 self.perform_auto_failback(now);
                 self.announce("T_RESOURCES(them)");
+            }
+            if both_starting
+                && newstate == State::RscRcvd
+                && !self.other_is_stable
+                && !self.other_holds.has(Hold::FOREIGN)
+                && !self.i_hold.has(Hold::LOCAL)
+            {
+                // Both nodes announced `starting`, and the peer's answer says it
+                // holds none of our groups. It can only get them by our death or our
+                // standby, so nobody else will take them: take them now, not after the
+                // 10 s request delay 3.0.6 waits here. The peer takes its own at the
+                // same time; the sets do not overlap. (A peer that is leaving or in a
+                // standby has not announced `starting`: it is not asked.)
+                self.log(
+                    Level::Info,
+                    "The other node holds none of our resource groups: acquiring them now.",
+                );
+                self.req_our_resources(false);
             }
             self.state = newstate;
             let peer_settled = msg.get_str("isstable") == Some("1");
@@ -739,6 +789,7 @@ impl NiceFailback {
             self.other_is_stable = true;
             let waited_for_peer = self.standby == Standby::Other;
             self.standby = Standby::Not;
+            self.gave = None;
             self.log(
                 Level::Warn,
                 if waited_for_peer {
@@ -799,6 +850,7 @@ impl NiceFailback {
         }
         match (self.standby, info, from_us) {
             (Standby::Not, "me", _) => {
+                self.late_done = None;
                 if !self.other_is_stable && !from_us {
                     self.log(
                         Level::Warn,
@@ -852,6 +904,7 @@ impl NiceFailback {
                     format!("Local standby process completed [{set}]."),
                 );
                 self.standby = Standby::Done;
+                self.gave = Some(set);
                 self.i_hold = self.i_hold.without(set);
             }
             (Standby::Other, "done", false) => {
@@ -866,10 +919,28 @@ impl NiceFailback {
                 );
                 self.start_job(Job::TakeOver(set.mirror()));
             }
+            (Standby::Not, "done", false) if self.late_done.is_some() => {
+                if let Some(LateDone::Take(set)) = self.late_done.take() {
+                    if !self.shutting_down {
+                        // Our side was cancelled (a partition report, a restart),
+                        // but the peer went ahead and released the set: nobody
+                        // holds it, so we take it and complete the exchange.
+                        self.log(
+                            Level::Warn,
+                            format!("{who} released its {set} resources after our side of the standby ended: acquiring them."),
+                        );
+                        self.standby = Standby::Done;
+                        self.standby_rsctype = set;
+                        self.standby_deadline = Some(now.mono + STANDBY_LIMIT);
+                        self.start_job(Job::TakeOver(set.mirror()));
+                    }
+                }
+            }
             (Standby::Other, "other", true) => {}
             (Standby::Done, "done", _) => {
                 self.standby_deadline = None;
                 self.standby = Standby::Not;
+                self.gave = None;
                 if from_us {
                     self.log(
                         Level::Info,
@@ -937,8 +1008,12 @@ impl NiceFailback {
     fn cancel_standby(&mut self) {
         if self.standby != Standby::Not {
             self.log(Level::Info, "Cancelling pending standby operation");
+            if self.standby == Standby::Other {
+                self.late_done = Some(LateDone::Take(self.standby_rsctype));
+            }
             self.standby = Standby::Not;
             self.standby_deadline = None;
+            self.gave = None;
             if self.i_hold == Hold::ALL {
                 self.other_is_stable = true;
             }
@@ -1025,6 +1100,11 @@ impl NiceFailback {
                     self.handover = Some((now.mono + HANDOVER_DELAY, Hold::LOCAL));
                 }
                 self.log(Level::Info, "Local Resource acquisition completed.");
+                if self.state == State::RscRcvd {
+                    // Taken early: we are settled now, and say so.
+                    self.state = State::Stable;
+                    self.log(Level::Info, "local resource transition completed.");
+                }
                 let m = resource_msg(self.i_hold, true, Some("req_our_resources()"));
                 self.send(now, m);
             }
@@ -1068,7 +1148,13 @@ impl NiceFailback {
                     Level::Info,
                     format!("{set} HA resource release completed (standby)."),
                 );
-                self.send(now, standby_msg(self.standby_rsctype, "done"));
+                if self.standby == Standby::Not {
+                    // Cancelled meanwhile (the peer died or restarted): there is
+                    // nobody to hand over to; a takeover of ours follows if needed.
+                    self.send_resources(now, self.state == State::Stable, None);
+                } else {
+                    self.send(now, standby_msg(self.standby_rsctype, "done"));
+                }
             }
             Job::TakeOver(set) => {
                 if ok {
