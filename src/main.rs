@@ -6,6 +6,7 @@ mod cli;
 mod inspect;
 mod logging;
 mod run;
+mod signals;
 mod state;
 
 use std::io::Write as _;
