@@ -8,5 +8,6 @@ mod demo;
 mod failover;
 mod harness;
 mod harness_selftest;
+mod logging;
 mod membership;
 mod real_peer;
