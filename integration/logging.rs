@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use crate::daemon::{daemon_process, terminate};
 use crate::harness::{Cluster, Node, Spawned, Topology};
 
 const BIN: &str = env!("CARGO_BIN_EXE_heartbeat");
@@ -57,55 +58,18 @@ fn install(node: &Node, ha_cf: &str) {
     );
 }
 
-/// Our daemon in `node`; returns once its status is up.
+/// Our daemon in `node`, with umask 022 (as systemd gives it); returns once
+/// its status is up.
 fn start(node: &Node) -> Spawned {
-    let d = node.spawn(&[BIN, "run"]);
+    let d = node.spawn(&["sh", "-c", &format!("umask 022 && exec {BIN} run")]);
     node.wait_for_log(LOG, "Local status now set to: 'up'", SOON);
     d
 }
 
 /// Our daemon's process in `node`: (host PID, PID inside the node).
 fn daemon_pid(node: &Node) -> (Pid, i32) {
-    let exe = std::fs::canonicalize(BIN).unwrap();
-    let found: Vec<_> = node
-        .processes()
-        .into_iter()
-        .filter(|p| p.exe == exe)
-        .collect();
-    assert_eq!(found.len(), 1, "one daemon on {}: {found:?}", node.name());
-    (Pid::from_raw(found[0].pid), found[0].node_pid)
-}
-
-/// SIGTERM, then waits for a clean exit.
-fn stop(node: &Node, mut daemon: Spawned) {
-    kill(daemon_pid(node).0, Signal::SIGTERM).unwrap();
-    let t = Instant::now();
-    let status = loop {
-        if let Some(s) = daemon.try_wait() {
-            break s;
-        }
-        assert!(
-            t.elapsed() < SOON,
-            "our daemon on {} did not exit; its log:\n{}",
-            node.name(),
-            node.read_file(LOG)
-        );
-        std::thread::sleep(Duration::from_millis(20)); // a poll interval, as in wait_until
-    };
-    assert!(status.success(), "{status}:\n{}", daemon.output());
-}
-
-/// This process's umask, which the daemon inherits.
-fn umask() -> u32 {
-    // Read, not set: setting it, even back, races with other tests' threads.
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Umask:"))
-                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
-        })
-        .expect("Umask in /proc/self/status")
+    let p = daemon_process(node);
+    (Pid::from_raw(p.pid), p.node_pid)
 }
 
 /// Gives `node` a private `/dev` whose `/dev/log` links to
@@ -288,7 +252,7 @@ fn syslog_gets_the_lines_with_the_configured_facility_and_survives_its_restart()
     );
 
     let syslogd = syslogd.restart();
-    stop(n1, daemon);
+    terminate(n1, daemon);
     let done = syslogd.wait_for("Heartbeat shutdown complete", SOON);
     parse(&done, 19 * 8 + 6, pid, "info");
     let log = n1.read_file(LOG);
@@ -319,7 +283,7 @@ fn syslog_missing_at_start_is_one_warning_and_sighup_reconnects() {
         "Signal SIGHUP received: log files reopened"
     );
     syslogd.wait_for("takes lines again", SOON);
-    stop(n1, daemon);
+    terminate(n1, daemon);
     let log = n1.read_file(LOG);
     assert_eq!(
         log.matches("cannot send to syslog").count(),
@@ -359,15 +323,11 @@ fn sighup_after_logrotate_moved_the_files_writes_new_ones() {
         .contains("Signal SIGHUP received"));
     for path in [LOG, DEBUG] {
         let meta = std::fs::metadata(n1.path(path)).unwrap();
-        assert_eq!(
-            meta.permissions().mode() & 0o777,
-            0o640 & !umask(),
-            "{path}"
-        );
+        assert_eq!(meta.permissions().mode() & 0o777, 0o640, "{path}");
         assert_eq!(meta.uid(), 0, "{path}");
     }
 
-    stop(n1, daemon);
+    terminate(n1, daemon);
     let new = n1.read_file(LOG);
     assert!(new.contains("Heartbeat shutdown complete"), "{new}");
     assert!(!new.contains("Local status now set to"), "{new}");
