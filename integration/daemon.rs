@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use crate::harness::{wait_until, Cluster, Node, Spawned, Topology};
+use crate::harness::{wait_until, Cluster, Node, NodeProcess, Spawned, Topology};
 
 const BIN: &str = env!("CARGO_BIN_EXE_heartbeat");
 const LOG: &str = "/var/log/ha-log";
@@ -86,22 +86,32 @@ fn peer(cluster: &Cluster) -> Spawned {
     start(n2)
 }
 
-/// The host PID of our daemon in `node`.
-fn daemon_pid(node: &Node) -> Pid {
+/// Our daemon's process in `node` (there must be exactly one).
+pub(crate) fn daemon_process(node: &Node) -> NodeProcess {
     let exe = std::fs::canonicalize(BIN).unwrap();
-    let found: Vec<_> = node
+    let mut found: Vec<_> = node
         .processes()
         .into_iter()
         .filter(|p| p.exe == exe)
         .collect();
     assert_eq!(found.len(), 1, "one daemon on {}: {found:?}", node.name());
-    Pid::from_raw(found[0].pid)
+    found.remove(0)
+}
+
+/// The host PID of our daemon in `node`.
+fn daemon_pid(node: &Node) -> Pid {
+    Pid::from_raw(daemon_process(node).pid)
 }
 
 /// SIGTERM to the daemon once its resource protocol has settled with the
 /// peer (a graceful stop waits for that), then waits for it to exit.
-fn stop(node: &Node, mut daemon: Spawned) {
+fn stop(node: &Node, daemon: Spawned) {
     node.wait_for_log(LOG, "remote resource transition completed.", SLOW);
+    terminate(node, daemon);
+}
+
+/// SIGTERM to our daemon in `node`, then waits for it to exit successfully.
+pub(crate) fn terminate(node: &Node, mut daemon: Spawned) {
     kill(daemon_pid(node), Signal::SIGTERM).unwrap();
     let t = Instant::now();
     let status = loop {

@@ -10,6 +10,7 @@ mod harness;
 mod harness_selftest;
 mod links;
 mod load;
+mod logging;
 mod membership;
 mod panic;
 mod real_peer;

@@ -8,6 +8,7 @@ mod logging;
 mod panic;
 mod reload;
 mod run;
+mod signals;
 mod state;
 
 use std::io::Write as _;

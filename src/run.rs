@@ -1,8 +1,9 @@
 //! `heartbeat run`: start order of the daemon, in one place.
 //!
 //! configuration -> logger -> state (generation, UUID) -> media plan ->
-//! node table with its link actors -> respawn clients -> watchdog -> signals
-//! -> graceful stop (clients, node table, links, watchdog magic close).
+//! SIGHUP handler -> node table with its link actors -> respawn clients ->
+//! watchdog -> stop signals -> graceful stop (clients, node table, links,
+//! watchdog magic close).
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, ToSocketAddrs};
@@ -26,7 +27,7 @@ use hb_core::resources::nice::NiceFailback;
 use hb_core::respawn::Policy;
 use hb_core::time::Now;
 use hb_core::wire::Format;
-use slog::{crit, error, info, warn, Logger};
+use slog::{crit, error, info, o, warn, Logger};
 
 /// Options of `heartbeat run`.
 pub struct RunOptions<'a> {
@@ -154,38 +155,37 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<std::process::ExitCode> {
         }
     };
     let config = loaded.config;
-    let lg = &config.logging;
-    let (log, problems) = crate::logging::root(
-        &me,
-        lg.logfile.as_deref(),
-        lg.debugfile.as_deref(),
-        lg.syslogmsgfmt,
-    );
-    crate::panic::install(me.clone(), lg.logfile.clone());
-    let result = run_with(opts, &me, &config, &loaded.warnings, &problems, &log);
+    let logging =
+        crate::logging::root(&me, &config.logging).context("starting the log writer thread")?;
+    let log = logging.log.clone();
+    crate::panic::install(me.clone(), config.logging.logfile.clone());
+    let result = run_with(opts, &me, &config, &loaded.warnings, &logging, &log);
     if let Err(e) = &result {
         error!(log, "heartbeat not started: {e:#}");
     }
-    drop(log); // flushes the log thread
+    // Bounded: a log file on a hung mount must not keep the daemon from exiting.
+    if !logging.handle.flush(LOG_FLUSH_AT_EXIT) {
+        eprintln!("heartbeat: the last log lines were not written within {LOG_FLUSH_AT_EXIT:?}");
+    }
     result
 }
+
+/// How long the end of `run` waits for the log writer.
+const LOG_FLUSH_AT_EXIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn run_with(
     opts: &RunOptions<'_>,
     me: &str,
     config: &Config,
     warnings: &[hb_conf::Diagnostic],
-    problems: &[String],
+    logging: &crate::logging::Root,
     log: &Logger,
 ) -> anyhow::Result<std::process::ExitCode> {
-    for p in problems {
+    for p in &logging.problems {
         warn!(log, "{p}");
     }
     for w in warnings {
         warn!(log, "{}", w.to_string().replace('\n', " "));
-    }
-    if config.logging.logfacility.is_some() {
-        warn!(log, "logfacility: logging to syslog is not implemented yet; logging to the log files and standard error");
     }
     info!(log, "**************************");
     info!(
@@ -289,7 +289,15 @@ fn run_with(
     }
     let system = System::new();
     let log2 = log.clone();
+    let hup = crate::signals::Handles {
+        log: log.clone(),
+        logs: logging.handle.clone(),
+    };
+    // The node table and the resource manager log every takeover, acquire,
+    // release and script run: those lines are never dropped (see logging).
+    let decisions = log.new(o!(crate::logging::IMPORTANT => true));
     let code = system.block_on(async move {
+        crate::signals::install(hup);
         let (specs, link_of, serials, serial_of) = (specs, link_of, serials, serial_of);
         let core = Membership::new(mcfg, Now::at_millis(0));
         let mut flushers: Vec<Recipient<Flush>> = Vec::new();
@@ -332,13 +340,13 @@ fn run_with(
                 });
                 flushers.push(addr.recipient());
             }
-            let rm = ResourceManager::new(me, groups, dirs, ctx.address().recipient(), &log2)
+            let rm = ResourceManager::new(me, groups, dirs, ctx.address().recipient(), &decisions)
                 .with_script_timeout(config.script_timeout)
                 .start();
             // First job, before anything the protocol asks: nothing of ours may
             // run from before when we join.
             rm.do_send(hb_actors::resource_mgr::ReleaseLeftovers);
-            NodeTable::new(core, keys.clone(), outs, inner_auth, &log2).with_resources(
+            NodeTable::new(core, keys.clone(), outs, inner_auth, &decisions).with_resources(
                 NiceFailback::new(auto_failback).named(me),
                 rm.clone().recipient(),
                 rm.recipient(),
