@@ -38,6 +38,10 @@ pub struct RunOptions<'a> {
     pub state_dir: &'a Path,
     /// Where the control socket lives.
     pub run_dir: &'a Path,
+    /// Called once, when the daemon is up: its links have opened their sockets,
+    /// the control socket listens, and SIGTERM is handled (`heartbeat start`
+    /// and systemd wait for this; see `crate::daemon`).
+    pub ready: &'a dyn Fn(),
 }
 
 /// The UDP links to start: one per interface and port (bcast and ucast lines on
@@ -350,9 +354,16 @@ fn run_with(
             let table = table.clone().recipient();
             Some(WatchdogFeeder::new(dev, &path, table, keepalive, &log2).start())
         });
+        // Up: signals are handled from here on (none is lost), and once a link
+        // answers a message its `started` has run, so its socket is open.
+        let mut stop_signals = StopSignals::new(&log2);
+        for f in &flushers {
+            let _ = f.send(Flush).await;
+        }
+        (opts.ready)();
         let mut clients_stopped = false;
         loop {
-            wait_for_stop_signal(&log2).await;
+            stop_signals.wait().await;
             info!(
                 log2,
                 "Heartbeat shutdown in progress. ({})",
@@ -415,18 +426,34 @@ fn describe(log: &Logger, spec: &UdpSpec) {
     }
 }
 
-async fn wait_for_stop_signal(log: &Logger) {
-    use actix_rt::signal::unix::{signal, SignalKind};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio_select(&mut term, &mut int).await;
+/// SIGTERM and SIGINT, registered once before the daemon says it is up, so
+/// that a stop requested right after `heartbeat start` returns is not lost.
+struct StopSignals(
+    Option<(
+        actix_rt::signal::unix::Signal,
+        actix_rt::signal::unix::Signal,
+    )>,
+);
+
+impl StopSignals {
+    fn new(log: &Logger) -> StopSignals {
+        use actix_rt::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(term), Ok(int)) => StopSignals(Some((term, int))),
+            _ => {
+                error!(log, "cannot install signal handlers; stop with SIGKILL");
+                StopSignals(None)
+            }
         }
-        _ => {
-            error!(log, "cannot install signal handlers; stop with SIGKILL");
-            std::future::pending::<()>().await;
+    }
+
+    async fn wait(&mut self) {
+        match &mut self.0 {
+            Some((term, int)) => tokio_select(term, int).await,
+            None => std::future::pending::<()>().await,
         }
     }
 }
