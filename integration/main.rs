@@ -9,4 +9,5 @@ mod failover;
 mod harness;
 mod harness_selftest;
 mod membership;
+mod process;
 mod real_peer;
