@@ -77,7 +77,7 @@ EOF
 done
 
 start() {
-    ip netns exec "$tag-n$1" "$bin" run -c "$work/n$1/etc" --node-name "n$1" --state-dir "$work/n$1/state" --run-dir "$work/n$1/run" \
+    ip netns exec "$tag-n$1" "$bin" run -c "$work/n$1/etc" --node-name "n$1" --state-dir "$work/n$1/state" --run-dir "$work/n$1/run" --pid-file "$work/n$1/heartbeat.pid" \
         >> "$work/n$1/stderr" 2>&1 &
     pids+=($!)
     eval "pid$1=$!"

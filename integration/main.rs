@@ -13,5 +13,6 @@ mod load;
 mod logging;
 mod membership;
 mod panic;
+mod process;
 mod real_peer;
 mod reload;

@@ -8,6 +8,13 @@ use clap::{Parser, Subcommand};
 /// The daemon's run directory (control socket).
 pub const DEFAULT_RUN_DIR: &str = "/run/heartbeat";
 
+/// The daemon's pid file, where 3.0.6 keeps it (spec §12.4).
+pub const DEFAULT_PID_FILE: &str = "/var/run/heartbeat.pid";
+
+/// How long `heartbeat stop` waits by default, in seconds: a graceful stop
+/// releases every resource group, each script with its own timeout.
+pub const DEFAULT_STOP_TIMEOUT: u64 = 120;
+
 const ABOUT: &str =
     "A Linux-HA heartbeat compatible cluster manager: service-IP failover between nodes";
 
@@ -22,6 +29,9 @@ can join a cluster of real heartbeat 3.0.6 nodes.";
 
 const AFTER_HELP: &str = "\
 Examples:
+  heartbeat start                             check /etc/ha.d, start the daemon in the background
+  heartbeat status                            is it running? (LSB exit codes: 0, 1, 3, 4)
+  heartbeat stop                              release the groups, tell the other nodes, exit
   heartbeat check-config                      validate /etc/ha.d and print it normalized
   heartbeat check-config -c cluster.toml      validate a TOML configuration
   heartbeat convert-config -o cluster.toml    turn /etc/ha.d into one TOML file
@@ -49,8 +59,33 @@ pub struct Cli {
 pub enum Command {
     /// Run the daemon in the foreground (as systemd runs it) until SIGTERM or SIGINT,
     /// which stop it gracefully: the other nodes get a shutdown notice.
-    Run {
-        /// Configuration directory (ha.cf, haresources, authkeys) or TOML file.
+    Run(DaemonArgs),
+    /// Check the configuration, then run the daemon in the background.
+    ///
+    /// Configuration errors go to standard error (exit 1), as with `run`. The daemon
+    /// detaches (a new session, standard input and output on /dev/null, umask 022,
+    /// working directory /) and writes its pid file; this command exits 0 once the
+    /// daemon is up (its links and control socket are open), or 1 with the daemon's
+    /// error. A daemon that already runs is refused (exit 1).
+    Start(DaemonArgs),
+    /// Stop the running daemon gracefully (SIGTERM): its resource groups are
+    /// released and the other nodes get a shutdown notice.
+    ///
+    /// Exits 0 once it is gone, 0 if it was not running, and 1 if it still runs
+    /// after the timeout (typically a resource group that cannot be released: the
+    /// daemon then keeps it and keeps running; its log says why).
+    Stop {
+        /// How long to wait for the daemon to exit, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = DEFAULT_STOP_TIMEOUT)]
+        timeout: u64,
+        /// The daemon's pid file.
+        #[arg(long, value_name = "FILE", default_value = DEFAULT_PID_FILE)]
+        pid_file: PathBuf,
+    },
+    /// Say whether the daemon runs, with LSB status codes: 0 running, 1 dead but
+    /// the pid file remains, 3 not running, 4 unknown.
+    Status {
+        /// Configuration directory or TOML file (for the node name in /etc/ha.d/nodeinfo).
         #[arg(
             short = 'c',
             long = "config",
@@ -58,15 +93,16 @@ pub enum Command {
             default_value = "/etc/ha.d"
         )]
         config: PathBuf,
-        /// This node's name (default: `uname -n`, lower-cased, or /etc/ha.d/nodeinfo).
-        #[arg(long, value_name = "NAME")]
-        node_name: Option<String>,
-        /// Where the heartbeat generation and node UUID are kept.
-        #[arg(long, value_name = "DIR", default_value = "/var/lib/heartbeat")]
-        state_dir: PathBuf,
-        /// Where the control socket lives.
-        #[arg(long, value_name = "DIR", default_value = DEFAULT_RUN_DIR)]
-        run_dir: PathBuf,
+        /// The daemon's pid file.
+        #[arg(long, value_name = "FILE", default_value = DEFAULT_PID_FILE)]
+        pid_file: PathBuf,
+    },
+    /// Send SIGHUP to the running daemon: it re-reads its configuration and reopens
+    /// its log files. Exits 0 when signalled, 7 when no daemon runs (LSB).
+    Reload {
+        /// The daemon's pid file.
+        #[arg(long, value_name = "FILE", default_value = DEFAULT_PID_FILE)]
+        pid_file: PathBuf,
     },
     /// Give resource groups to the other node (heartbeat's hb_standby): all (the
     /// default), local (this node's own groups), foreign (the others), or failback
@@ -135,6 +171,32 @@ pub enum Command {
         #[arg(required = true, value_name = "PACKET")]
         packets: Vec<PathBuf>,
     },
+}
+
+/// Arguments of `run` and `start`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DaemonArgs {
+    /// Configuration directory (ha.cf, haresources, authkeys) or TOML file.
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "DIR|FILE",
+        default_value = "/etc/ha.d"
+    )]
+    pub config: PathBuf,
+    /// This node's name (default: `uname -n`, lower-cased, or /etc/ha.d/nodeinfo).
+    #[arg(long, value_name = "NAME")]
+    pub node_name: Option<String>,
+    /// Where the heartbeat generation and node UUID are kept.
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/heartbeat")]
+    pub state_dir: PathBuf,
+    /// Where the control socket lives.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_RUN_DIR)]
+    pub run_dir: PathBuf,
+    /// The pid file: held while the daemon runs, so that a second daemon is
+    /// refused; removed when it exits.
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_PID_FILE)]
+    pub pid_file: PathBuf,
 }
 
 /// Arguments of `standby` and `takeover`.

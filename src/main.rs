@@ -2,10 +2,14 @@
 //! subcommand and maps the outcome to an exit code; the work itself lives in the
 //! library crates (`hb-conf` reads configuration, `hb-core` decides and encodes).
 
+#![deny(unsafe_code)]
+
 mod cli;
+mod daemon;
 mod inspect;
 mod logging;
 mod panic;
+mod pidfile;
 mod reload;
 mod run;
 mod signals;
@@ -27,17 +31,13 @@ pub(crate) const EXIT_INVALID: u8 = 1;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run {
-            config,
-            node_name,
-            state_dir,
-            run_dir,
-        } => run::run(&run::RunOptions {
-            config: &config,
-            node_name,
-            state_dir: &state_dir,
-            run_dir: &run_dir,
-        }),
+        Command::Run(args) => daemon::run(&args),
+        Command::Start(args) => daemon::start(&args),
+        Command::Stop { timeout, pid_file } => {
+            daemon::stop(&pid_file, std::time::Duration::from_secs(timeout))
+        }
+        Command::Status { config, pid_file } => Ok(daemon::status(&pid_file, &config)),
+        Command::Reload { pid_file } => daemon::reload(&pid_file),
         Command::Standby(r) => control(&r.run_dir, &format!("standby {}", r.set)),
         Command::Takeover(r) => control(&r.run_dir, &format!("takeover {}", r.set)),
         Command::CheckConfig {

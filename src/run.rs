@@ -39,6 +39,10 @@ pub struct RunOptions<'a> {
     pub state_dir: &'a Path,
     /// Where the control socket lives.
     pub run_dir: &'a Path,
+    /// Called once, when the daemon is up: its links have opened their sockets,
+    /// the control socket listens, and SIGTERM is handled (`heartbeat start`
+    /// and systemd wait for this; see `crate::daemon`).
+    pub ready: &'a dyn Fn(),
 }
 
 /// The UDP links to start: one per interface and port (bcast and ucast lines on
@@ -370,6 +374,19 @@ fn run_with(
             let table = table.clone().recipient();
             Some(WatchdogFeeder::new(dev, &path, table, keepalive, &log2).start())
         });
+        // Up: signals are handled from here on (none is lost), and once a link
+        // answers a message its `started` has run, so its socket is open.
+        let mut signals = match Signals::install() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                error!(log2, "cannot install signal handlers ({e}); stop with SIGKILL");
+                None
+            }
+        };
+        for f in &flushers {
+            let _ = f.send(Flush).await;
+        }
+        (opts.ready)();
         let mut clients_stopped = false;
         let mut reloadable = Reloadable {
             path: opts.config,
@@ -384,13 +401,6 @@ fn run_with(
         };
         #[cfg(debug_assertions)]
         debug_panic_trigger(&table);
-        let mut signals = match Signals::install() {
-            Ok(s) => Some(s),
-            Err(e) => {
-                error!(log2, "cannot install signal handlers ({e}); stop with SIGKILL");
-                None
-            }
-        };
         loop {
             match signals.as_mut() {
                 Some(s) => {
