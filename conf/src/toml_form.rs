@@ -257,7 +257,8 @@ fn line_of(text: &str, offset: usize) -> usize {
     text.get(..offset).map_or(0, |s| s.matches('\n').count()) + 1
 }
 
-/// Reads a TOML configuration into a [`Partial`].
+/// Reads a TOML configuration into a [`Partial`]. The file's mode is the
+/// caller's to check.
 pub(crate) fn parse(
     path: &Path,
     text: &str,
@@ -272,7 +273,6 @@ pub(crate) fn parse(
             diagnostics: d.into_vec(),
         }
     })?;
-    crate::authkeys::check_mode(path)?;
 
     let mut l = Lines {
         text,
