@@ -540,7 +540,16 @@ impl<'a> Reader<'a> {
             "env" => {
                 for v in values(rest) {
                     match v.split_once('=') {
-                        Some((name, value)) if !name.is_empty() => self.p.env.push((name.to_owned(), value.to_owned())),
+                        Some((name, value)) if !name.is_empty() => {
+                            // 3.0.6 calls setenv at once: the last value of a name wins.
+                            match self.p.env.iter_mut().find(|(k, _)| k == name) {
+                                Some(prev) => {
+                                    prev.1 = value.to_owned();
+                                    self.warn_hint(n, format!("env {name} is set again; this value wins"), "set each name once");
+                                }
+                                None => self.p.env.push((name.to_owned(), value.to_owned())),
+                            }
+                        }
                         _ => self.error_hint(n, format!("env: invalid nvpair({v})"), "write env NAME=value"),
                     }
                 }

@@ -77,16 +77,56 @@ pub fn load_dir(dir: &Path, host: &HostCheck) -> Result<Loaded, ConfigError> {
     let keys_path = dir.join("authkeys");
     check_authkeys_mode(&keys_path)?;
     let (keys_path, keys_text) = read("authkeys", "keyfile")?;
-
-    let mut diags = Diagnostics::default();
-    let mut p = Partial::default();
-    hacf::parse(&hacf_path, &hacf_text, &mut p, &mut diags);
-    p.resources = haresources::parse(&hares_path, &hares_text, &mut diags);
-    p.authkeys = authkeys::parse(&keys_path, &keys_text, &mut diags);
-    finish(p, dir, host, diags)
+    from_texts(
+        [
+            (&hacf_path, &hacf_text),
+            (&hares_path, &hares_text),
+            (&keys_path, &keys_text),
+        ],
+        dir,
+        host,
+    )
 }
 
-/// Loads a TOML configuration file (see [`toml_form`]).
+/// Reads the texts of `ha.cf`, `haresources` and `authkeys` as [`load_dir`]
+/// reads the files, without touching them: no file is opened and the mode of
+/// `authkeys` is not checked. Diagnostics name the files `ha.cf`, `haresources`
+/// and `authkeys`; the host checks look for `resource.d/` in the current
+/// directory. For tests and the fuzz targets.
+pub fn parse_texts(
+    hacf: &str,
+    haresources: &str,
+    authkeys: &str,
+    host: &HostCheck,
+) -> Result<Loaded, ConfigError> {
+    from_texts(
+        [
+            (Path::new("ha.cf"), hacf),
+            (Path::new("haresources"), haresources),
+            (Path::new("authkeys"), authkeys),
+        ],
+        Path::new("."),
+        host,
+    )
+}
+
+/// The three files' paths (for messages) and texts, in the order ha.cf,
+/// haresources, authkeys.
+fn from_texts(
+    [(hacf_path, hacf_text), (hares_path, hares_text), (keys_path, keys_text)]: [(&Path, &str); 3],
+    confdir: &Path,
+    host: &HostCheck,
+) -> Result<Loaded, ConfigError> {
+    let mut diags = Diagnostics::default();
+    let mut p = Partial::default();
+    hacf::parse(hacf_path, hacf_text, &mut p, &mut diags);
+    p.resources = haresources::parse(hares_path, hares_text, &mut diags);
+    p.authkeys = authkeys::parse(keys_path, keys_text, &mut diags);
+    finish(p, confdir, host, diags)
+}
+
+/// Loads a TOML configuration file (see [`toml_form`]). The file holds keys, so
+/// a file that group or others can access is refused, as `authkeys` is.
 pub fn load_toml(file: &Path, host: &HostCheck) -> Result<Loaded, ConfigError> {
     let text = std::fs::read_to_string(file).map_err(|e| {
         ConfigError::file(
@@ -95,12 +135,34 @@ pub fn load_toml(file: &Path, host: &HostCheck) -> Result<Loaded, ConfigError> {
             None,
         )
     })?;
-    let mut diags = Diagnostics::default();
-    let p = toml_form::parse(file, &text, &mut diags)?;
     let confdir = file
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    finish(p, &confdir, host, diags)
+    from_toml_text(file, &text, true, &confdir, host)
+}
+
+/// Reads the text of a TOML configuration as [`load_toml`] reads the file,
+/// without touching it (no mode check). Diagnostics name the file
+/// `cluster.toml`; the host checks look for `resource.d/` in the current
+/// directory. For tests and the fuzz targets.
+pub fn parse_toml_text(text: &str, host: &HostCheck) -> Result<Loaded, ConfigError> {
+    from_toml_text(Path::new("cluster.toml"), text, false, Path::new("."), host)
+}
+
+/// A syntax error is reported before a bad file mode, as it always was.
+fn from_toml_text(
+    file: &Path,
+    text: &str,
+    check_mode: bool,
+    confdir: &Path,
+    host: &HostCheck,
+) -> Result<Loaded, ConfigError> {
+    let mut diags = Diagnostics::default();
+    let p = toml_form::parse(file, text, &mut diags)?;
+    if check_mode {
+        check_authkeys_mode(file)?;
+    }
+    finish(p, confdir, host, diags)
 }
 
 /// Reads an authkeys file on its own (for `inspect`). With `check_mode`, a file

@@ -41,7 +41,8 @@ pub struct Config {
     pub respawn: Vec<Respawn>,
     /// `apiauth` lines.
     pub apiauth: Vec<ApiAuth>,
-    /// `env NAME=value`: exported as `HA_NAME` to children.
+    /// `env NAME=value`: exported as `HA_NAME` to children. One entry per
+    /// name (the last value given wins, as with 3.0.6's setenv), sorted by name.
     pub env: Vec<(String, String)>,
     /// `msgfmt`: whether packets carry the inner `auth=` field.
     pub msgfmt: MsgFmt,

@@ -226,7 +226,13 @@ impl Partial {
             logging,
             respawn: self.respawn,
             apiauth: self.apiauth.into_iter().map(|a| a.value).collect(),
-            env: self.env,
+            env: {
+                // One entry per name (hacf keeps the last), in name order: the
+                // order of `env` lines means nothing, and the TOML form cannot keep it.
+                let mut env = self.env;
+                env.sort();
+                env
+            },
             msgfmt: self.msgfmt.unwrap_or(MsgFmt::Classic),
             hbgenmethod: self.hbgenmethod.unwrap_or(GenMethod::File),
             realtime: Realtime {
@@ -296,7 +302,9 @@ impl Partial {
                 }
                 w
             }
-            None => deadtime / 2,
+            // Whole milliseconds, as 3.0.6 divides deadtime_ms (and as every
+            // written time is): half of 2001ms is 1000ms, not 1000.5ms.
+            None => Duration::from_millis(ms(deadtime) / 2),
         };
         let initdead = match get(&self.initdead) {
             Some((i, loc)) => {
@@ -353,6 +361,11 @@ impl Partial {
             deadping,
         })
     }
+}
+
+/// A duration in whole milliseconds (every time in a configuration is one).
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn legacy_warning(loc: &Loc, diags: &mut Diagnostics) {

@@ -179,12 +179,26 @@ impl Lines<'_> {
         line_of(self.text, span.start)
     }
 
-    /// One ha.cf word: refuses what ha.cf could not express.
+    /// One value of a directive that ha.cf splits on blanks and commas (`node`,
+    /// `bcast`, `env`, ...): refuses what ha.cf would split or cut.
     fn word(&mut self, line: usize, what: &str, v: &str) -> String {
-        if v.is_empty() || v.contains([' ', '\t', ',', '#', '\n', '\r']) {
+        if v.is_empty() || v.contains([' ', '\t', ',', '\x0c', '#', '\n', '\r']) {
             self.bad.push((
                 line,
                 format!("{what}: {v:?} must be one word without blanks, commas or '#'"),
+            ));
+        }
+        v.to_owned()
+    }
+
+    /// One word of a line split on blanks only (`respawn`, `failfast`,
+    /// `apiauth`, `ping_group`, and haresources lines): a comma is part of the
+    /// word there, as it is in ha.cf.
+    fn line_word(&mut self, line: usize, what: &str, v: &str) -> String {
+        if v.is_empty() || v.contains(|c: char| c.is_whitespace() || c == '#') {
+            self.bad.push((
+                line,
+                format!("{what}: {v:?} must be one word without blanks or '#'"),
             ));
         }
         v.to_owned()
@@ -257,7 +271,8 @@ fn line_of(text: &str, offset: usize) -> usize {
     text.get(..offset).map_or(0, |s| s.matches('\n').count()) + 1
 }
 
-/// Reads a TOML configuration into a [`Partial`].
+/// Reads a TOML configuration into a [`Partial`]. The file's mode is the
+/// caller's to check.
 pub(crate) fn parse(
     path: &Path,
     text: &str,
@@ -272,7 +287,6 @@ pub(crate) fn parse(
             diagnostics: d.into_vec(),
         }
     })?;
-    crate::authkeys::check_mode(path)?;
 
     let mut l = Lines {
         text,
@@ -336,9 +350,9 @@ pub(crate) fn parse(
                 l.push(line, "ping", w);
             }
             (None, Some(group)) if !p.hosts.is_empty() => {
-                let mut words = vec![l.word(line, "ping group", group)];
+                let mut words = vec![l.line_word(line, "ping group", group)];
                 for h in &p.hosts {
-                    words.push(l.word(line, "ping host", h));
+                    words.push(l.line_word(line, "ping host", h));
                 }
                 l.push(line, "ping_group", words.join(" "));
             }
@@ -358,9 +372,9 @@ pub(crate) fn parse(
     for r in &f.respawn {
         let line = l.line_of(r.span());
         let r = r.get_ref();
-        let mut words = vec![l.word(line, "respawn user", &r.user)];
+        let mut words = vec![l.line_word(line, "respawn user", &r.user)];
         for a in &r.command {
-            words.push(l.word(line, "respawn command", a));
+            words.push(l.line_word(line, "respawn command", a));
         }
         l.push(
             line,
@@ -371,7 +385,7 @@ pub(crate) fn parse(
     for a in &f.apiauth {
         let line = l.line_of(a.span());
         let a = a.get_ref();
-        let mut words = vec![l.word(line, "apiauth client", &a.client)];
+        let mut words = vec![l.line_word(line, "apiauth client", &a.client)];
         for (key, list) in [("uid", &a.uid), ("gid", &a.gid)] {
             if !list.is_empty() {
                 let names: Vec<String> = list
@@ -408,6 +422,23 @@ pub(crate) fn parse(
             Err(e) => l
                 .bad
                 .push((line, format!("max_rexmit_delay = {:?}: {e}", v.get_ref()))),
+        }
+    }
+
+    // Each group becomes a haresources line: its words must stay words there.
+    for g in &f.resources {
+        let line = l.line_of(g.span());
+        let g = g.get_ref();
+        l.line_word(line, "resource group node", &g.node);
+        for r in &g.resources {
+            l.line_word(line, "resource", r);
+        }
+        let last = g.resources.last().unwrap_or(&g.node);
+        if last.ends_with('\\') {
+            l.bad.push((
+                line,
+                format!("{last:?} ends in '\\', which would continue the haresources line"),
+            ));
         }
     }
 

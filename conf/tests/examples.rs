@@ -201,3 +201,29 @@ fn toml_example_is_the_two_node_example() {
     assert_eq!(dir.config.timing.keepalive, Duration::from_millis(200));
     assert_eq!(dir.config.timing.warntime, Duration::from_millis(600));
 }
+
+/// The text entry points (used by the fuzz targets) read what the file ones read.
+#[test]
+fn texts_read_as_the_files_do() {
+    for name in all_example_names() {
+        let (_tmp, loaded) = load_example(&name);
+        let src = examples().join(&name);
+        let from_text = if src.is_dir() {
+            let read = |f: &str| std::fs::read_to_string(src.join(f)).expect("read example");
+            hb_conf::parse_texts(
+                &read("ha.cf"),
+                &read("haresources"),
+                &read("authkeys"),
+                &HostCheck::default(),
+            )
+        } else {
+            let text = std::fs::read_to_string(&src).expect("read example");
+            hb_conf::parse_toml_text(&text, &HostCheck::default())
+        }
+        .unwrap_or_else(|e| panic!("{name}: refused from text:\n{e}"));
+        assert!(
+            from_text.config.same_settings(&loaded.config),
+            "{name}: text and file differ"
+        );
+    }
+}

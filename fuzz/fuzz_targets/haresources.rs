@@ -1,0 +1,10 @@
+//! haresources: any text, read with the seed's ha.cf and authkeys. An accepted
+//! configuration must also survive `convert-config`'s TOML round trip.
+#![no_main]
+
+use heartbeat_fuzz::{check_config_texts, SEED_AUTHKEYS, SEED_HACF};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    check_config_texts(SEED_HACF.as_bytes(), data, SEED_AUTHKEYS.as_bytes());
+});
