@@ -6,6 +6,7 @@ mod cli;
 mod daemon;
 mod demo;
 mod failover;
+mod faults;
 mod harness;
 mod harness_selftest;
 mod links;

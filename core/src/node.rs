@@ -71,6 +71,9 @@ pub struct Node {
     /// A graceful stop waits for running resource work before it can begin.
     stop_pending: bool,
     left_reported: bool,
+    /// When the caller was asked to call [`Node::handle_timeout`] next: a call
+    /// much later than that means this process stalled.
+    expected: Option<Instant>,
     out: VecDeque<Output>,
 }
 
@@ -82,6 +85,7 @@ impl Node {
             nice: None,
             stop_pending: false,
             left_reported: false,
+            expected: None,
             out: VecDeque::new(),
         }
     }
@@ -134,6 +138,20 @@ impl Node {
 
     /// Time passed.
     pub fn handle_timeout(&mut self, now: Now) {
+        if let Some(expected) = self.expected {
+            let late = now.mono.since(expected);
+            let deadtime = self.membership.deadtime();
+            if late > deadtime / 2 {
+                self.out.push_back(Output::Log(
+                    Level::Error,
+                    format!(
+                        "our own heartbeat was delayed {} ms beyond its time (dead time {} ms): this process was stopped or starved, and the other nodes may have declared us dead",
+                        late.as_millis(),
+                        deadtime.as_millis()
+                    ),
+                ));
+            }
+        }
         self.membership.handle_timeout(now);
         if let Some(nice) = self.nice.as_mut() {
             nice.handle_timeout(now);
@@ -245,6 +263,7 @@ impl Node {
                 break;
             }
         }
+        self.expected = self.poll_timeout();
         if self.membership.is_leaving() && !self.left_reported {
             self.left_reported = true;
             self.out.push_back(Output::Left);

@@ -113,11 +113,35 @@ fn a_jumping_wall_clock_changes_no_decision() {
         "the scenario has a death to time"
     );
     assert!(
-        steady.iter().any(|l| l.contains("returning after partition")),
+        steady
+            .iter()
+            .any(|l| l.contains("returning after partition")),
         "and a return"
     );
     assert_eq!(steady.len(), jumping.len());
     for (a, b) in steady.iter().zip(&jumping) {
         assert_eq!(a, b);
     }
+}
+
+/// A node whose timer fires far too late (the process was stopped) says so.
+#[test]
+fn a_stalled_node_notices_its_own_stall() {
+    let mut n = node("n1", 5);
+    n.start(Now::at_millis(0));
+    let drain = |n: &mut Node| std::iter::from_fn(|| n.poll_output()).collect::<Vec<_>>();
+    drain(&mut n);
+    let due = n.poll_timeout().expect("a keepalive is due").as_millis();
+    n.handle_timeout(Now::at_millis(due + 100));
+    let on_time = drain(&mut n);
+    assert!(!on_time
+        .iter()
+        .any(|o| matches!(o, Output::Log(_, t) if t.contains("delayed"))));
+    let due = n.poll_timeout().expect("a keepalive is due").as_millis();
+    n.handle_timeout(Now::at_millis(due + 5_000));
+    let late = drain(&mut n);
+    assert!(
+        late.iter().any(|o| matches!(o, Output::Log(_, t) if t.contains("our own heartbeat was delayed 5000 ms"))),
+        "{late:?}"
+    );
 }

@@ -266,6 +266,11 @@ impl Membership {
         self.node(node)?.links.get(link).map(|l| l.1)
     }
 
+    /// Our `deadtime` (as configured, or as last reloaded).
+    pub fn deadtime(&self) -> Duration {
+        self.cfg.deadtime
+    }
+
     /// How many other cluster nodes are configured.
     pub fn peers(&self) -> usize {
         self.nodes.len() - 1
