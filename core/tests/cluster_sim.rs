@@ -170,7 +170,8 @@ impl Sim {
         let cfg = MembershipConfig {
             me: name(i),
             nodes: vec![name(0), name(1)],
-            ping_nodes: 0,
+            ping: Vec::new(),
+            deadping: ms(DEADTIME),
             links: (0..LINKS).map(|l| format!("eth{l}")).collect(),
             keepalive: ms(KEEPALIVE),
             deadtime: ms(DEADTIME),
