@@ -19,10 +19,12 @@
 //!
 //! Hysteresis, so that a flapping ping node cannot bounce the service:
 //!
-//! * a ping node is *counted* only after it answered for [`IpfailConfig::hold`]
-//!   (`deadping`) without dying; it stops counting as soon as it is declared
-//!   dead (which itself takes `deadping` of silence). A ping node that answers
-//!   for less than `deadping` at a time never moves anything back;
+//! * a ping node is *counted* only after its status was `ping` for
+//!   [`IpfailConfig::hold`] ([`hold_time`]: 2 × `deadping`) without a death in
+//!   between, and stops counting as soon as it is declared dead. Its status
+//!   lasts until `deadping` after its last answer, so it must answer for at
+//!   least `deadping` to count again: a ping node that answers for shorter
+//!   stretches never moves anything back;
 //! * a give-up waits [`giveup_delay`] (twice the keepalive, at least 1 s: longer
 //!   than the time by which the two nodes' views of one lost ping node can
 //!   differ, which is one ping interval), and is cancelled when the counts
@@ -48,6 +50,11 @@ use crate::wire::Message;
 /// transition).
 pub const RETRY: Duration = Duration::from_secs(1);
 
+/// How long a ping node must have status `ping` before it counts: 2 × `deadping`.
+pub fn hold_time(deadping: Duration) -> Duration {
+    deadping * 2
+}
+
 /// The delay of a give-up: 2 × keepalive (3.0.6's), at least 1 s.
 pub fn giveup_delay(keepalive: Duration) -> Duration {
     (keepalive * 2).max(Duration::from_secs(1))
@@ -64,7 +71,7 @@ pub struct IpfailConfig {
     pub auto_failback: bool,
     /// `keepalive`: the give-up delay is derived from it.
     pub keepalive: Duration,
-    /// How long a ping node must answer before it counts (`deadping`).
+    /// How long a ping node must have status `ping` before it counts ([`hold_time`]).
     pub hold: Duration,
     /// The ping nodes' names (hosts as written, group names).
     pub ping_nodes: Vec<String>,
@@ -268,7 +275,10 @@ impl Ipfail {
                     .get_str("num_ping")
                     .and_then(|v| v.trim().parse::<usize>().ok())
                 else {
-                    self.log(Level::Error, "num_ping_nodes message without a valid num_ping.");
+                    self.log(
+                        Level::Error,
+                        "num_ping_nodes message without a valid num_ping.",
+                    );
                     return;
                 };
                 self.peer_count = Some(n);
@@ -341,7 +351,10 @@ impl Ipfail {
         let (count, total) = (self.count(), self.pings.len());
         self.log(
             Level::Info,
-            format!("ipfail: watching {total} ping node(s), {count} visible; the other node is {}", self.cfg.peer),
+            format!(
+                "ipfail: watching {total} ping node(s), {count} visible; the other node is {}",
+                self.cfg.peer
+            ),
         );
         let mut join = Message::with_type("hbapi-clstat");
         join.push_str("st", "join");
@@ -356,7 +369,10 @@ impl Ipfail {
         let count = self.count();
         self.log(
             Level::Info,
-            format!("ipfail: {count} of {} ping node(s) visible", self.pings.len()),
+            format!(
+                "ipfail: {count} of {} ping node(s) visible",
+                self.pings.len()
+            ),
         );
         self.send_count();
         if self.peer_count.is_some() {
@@ -390,7 +406,10 @@ impl Ipfail {
             if let Some(p) = self.pending.take() {
                 self.log(
                     Level::Info,
-                    format!("Aborted delayed giveup ({}): we see more ping nodes", kind_str(p.kind)),
+                    format!(
+                        "Aborted delayed giveup ({}): we see more ping nodes",
+                        kind_str(p.kind)
+                    ),
                 );
             }
         } else if mine < theirs {

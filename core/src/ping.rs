@@ -202,7 +202,9 @@ mod tests {
         icmp[2..4].copy_from_slice(&[0, 0]);
         let c = checksum(&icmp);
         icmp[2..4].copy_from_slice(&c.to_be_bytes());
-        let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 192, 0, 2, 254, 192, 0, 2, 11];
+        let mut ip = vec![
+            0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 192, 0, 2, 254, 192, 0, 2, 11,
+        ];
         ip.extend_from_slice(&icmp);
         ip
     }
@@ -219,7 +221,11 @@ mod tests {
         assert_eq!(checksum(&r1), 0, "a message with its checksum sums to zero");
         assert_eq!(&r1[8..16], MAGIC);
         let r6 = e.request(at(2000), Family::V6);
-        assert_eq!((r6[0], r6[2], r6[3]), (128, 0, 0), "kernel fills ICMPv6 checksums");
+        assert_eq!(
+            (r6[0], r6[2], r6[3]),
+            (128, 0, 0),
+            "kernel fills ICMPv6 checksums"
+        );
     }
 
     #[test]

@@ -88,14 +88,24 @@ fn ready(pings: &[&str], auto_failback: bool, view: View) -> Ipfail {
     for p in pings {
         f.ping_up(now(0), p, view);
     }
-    assert!(sent(&drain(&mut f)).is_empty(), "nothing before the hold time");
+    assert!(
+        sent(&drain(&mut f)).is_empty(),
+        "nothing before the hold time"
+    );
     f.handle_timeout(now(HOLD), view);
     let a = drain(&mut f);
     assert_eq!(
         sent(&a),
-        vec!["hbapi-clstat".to_owned(), format!("num_ping_nodes={}", pings.len())]
+        vec![
+            "hbapi-clstat".to_owned(),
+            format!("num_ping_nodes={}", pings.len())
+        ]
     );
-    f.handle(now(HOLD), &from_peer("num_ping_nodes", Some(pings.len())), view);
+    f.handle(
+        now(HOLD),
+        &from_peer("num_ping_nodes", Some(pings.len())),
+        view,
+    );
     let a = drain(&mut f);
     assert_eq!(sent(&a), vec!["abort_giveup"], "{a:?}");
     f
@@ -146,7 +156,11 @@ fn fewer_ping_nodes_than_the_peer_gives_our_groups_up_after_the_delay() {
 #[test]
 fn more_ping_nodes_than_the_peer_answers_you_are_dead() {
     let mut f = ready(&["a", "b"], false, HOLDING_LOCAL);
-    f.handle(now(5000), &from_peer("num_ping_nodes", Some(1)), HOLDING_LOCAL);
+    f.handle(
+        now(5000),
+        &from_peer("num_ping_nodes", Some(1)),
+        HOLDING_LOCAL,
+    );
     let a = drain(&mut f);
     assert_eq!(sent(&a), vec!["you_are_dead"]);
     assert!(!f.giveup_pending());
@@ -163,7 +177,11 @@ fn you_are_dead_gives_up_after_the_delay_and_abort_giveup_cancels() {
     let a = drain(&mut f);
     assert!(logs(&a)
         .contains(&"Giving up because we were told that we have less ping nodes.".to_owned()));
-    assert_eq!(f.poll_timeout().map(Instant::as_millis), Some(6000), "not postponed");
+    assert_eq!(
+        f.poll_timeout().map(Instant::as_millis),
+        Some(6000),
+        "not postponed"
+    );
     f.handle(now(5500), &from_peer("abort_giveup", None), HOLDING_LOCAL);
     assert!(logs(&drain(&mut f)).contains(&"Aborted delayed giveup (all)".to_owned()));
     f.handle_timeout(now(6000), HOLDING_LOCAL);
@@ -174,11 +192,18 @@ fn you_are_dead_gives_up_after_the_delay_and_abort_giveup_cancels() {
 #[test]
 fn equal_counts_abort_and_move_nothing() {
     let mut f = ready(&["a", "b"], true, HOLDING_LOCAL);
-    f.handle(now(5000), &from_peer("num_ping_nodes", Some(2)), HOLDING_LOCAL);
+    f.handle(
+        now(5000),
+        &from_peer("num_ping_nodes", Some(2)),
+        HOLDING_LOCAL,
+    );
     assert_eq!(sent(&drain(&mut f)), vec!["abort_giveup"]);
     f.handle_timeout(now(60_000), HOLDING_LOCAL);
     assert!(gave_up(&drain(&mut f)).is_empty());
-    assert!(!f.giveup_pending(), "we hold no foreign groups to give back");
+    assert!(
+        !f.giveup_pending(),
+        "we hold no foreign groups to give back"
+    );
 }
 
 /// Both nodes lose the ping node, one ping interval apart: the first to notice
@@ -189,7 +214,11 @@ fn both_nodes_losing_the_ping_node_moves_nothing() {
     f.ping_dead(now(5000), "a", HOLDING_LOCAL);
     // The peer still sees it for one more ping interval and says so.
     f.handle(now(5010), &from_peer("you_are_dead", None), HOLDING_LOCAL);
-    f.handle(now(5200), &from_peer("num_ping_nodes", Some(0)), HOLDING_LOCAL);
+    f.handle(
+        now(5200),
+        &from_peer("num_ping_nodes", Some(0)),
+        HOLDING_LOCAL,
+    );
     let a = drain(&mut f);
     assert!(sent(&a).contains(&"abort_giveup".to_owned()));
     assert!(!f.giveup_pending());
@@ -206,7 +235,10 @@ fn the_peer_dying_cancels_a_pending_giveup() {
     assert!(f.giveup_pending());
     f.peer_gone();
     let a = drain(&mut f);
-    assert!(logs(&a).contains(&"NS: We are dead. :<".to_owned()), "{a:?}");
+    assert!(
+        logs(&a).contains(&"NS: We are dead. :<".to_owned()),
+        "{a:?}"
+    );
     assert!(!f.giveup_pending());
     f.handle_timeout(now(6000), HOLDING_LOCAL);
     assert!(gave_up(&drain(&mut f)).is_empty());
@@ -292,9 +324,17 @@ fn balanced_counts_give_foreign_groups_back_only_with_auto_failback_on() {
     for af in [true, false] {
         let mut f = ready(&["a"], af, HOLDING_LOCAL);
         // We took the peer's groups when it lost its ping node; it sees it again.
-        f.handle(now(5000), &from_peer("num_ping_nodes", Some(0)), HOLDING_LOCAL);
+        f.handle(
+            now(5000),
+            &from_peer("num_ping_nodes", Some(0)),
+            HOLDING_LOCAL,
+        );
         drain(&mut f);
-        f.handle(now(20_000), &from_peer("num_ping_nodes", Some(1)), holding_all);
+        f.handle(
+            now(20_000),
+            &from_peer("num_ping_nodes", Some(1)),
+            holding_all,
+        );
         let a = drain(&mut f);
         assert_eq!(sent(&a), vec!["abort_giveup"]);
         f.handle_timeout(now(21_000), holding_all);
@@ -324,7 +364,11 @@ fn nothing_is_decided_before_the_ping_nodes_are_known() {
     let mut f = ipfail(&["a"], false);
     f.comm_up(now(0), HOLDING_LOCAL);
     f.ping_up(now(0), "a", HOLDING_LOCAL);
-    f.handle(now(100), &from_peer("num_ping_nodes", Some(1)), HOLDING_LOCAL);
+    f.handle(
+        now(100),
+        &from_peer("num_ping_nodes", Some(1)),
+        HOLDING_LOCAL,
+    );
     f.handle(now(100), &from_peer("you_are_dead", None), HOLDING_LOCAL);
     assert!(sent(&drain(&mut f)).is_empty());
     assert!(!f.giveup_pending());

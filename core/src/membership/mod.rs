@@ -344,6 +344,16 @@ impl Membership {
         self.cfg.deadping
     }
 
+    /// The other cluster nodes' names.
+    pub fn peer_names(&self) -> impl Iterator<Item = &str> + '_ {
+        let me = self.me;
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| *i != me)
+            .map(|(_, n)| n.name.as_str())
+    }
+
     /// How many other cluster nodes are configured.
     pub fn peers(&self) -> usize {
         self.nodes.len() - 1
@@ -543,8 +553,7 @@ impl Membership {
                     }
                 }
             }
-            if p.status != PingStatus::Dead
-                && now.mono >= p.last_reply().unwrap_or(started) + limit
+            if p.status != PingStatus::Dead && now.mono >= p.last_reply().unwrap_or(started) + limit
             {
                 if p.status == PingStatus::Ping {
                     events.push(Event::LinkDead {

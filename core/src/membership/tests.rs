@@ -890,7 +890,10 @@ fn a_ping_group_is_up_while_any_member_answers() {
         m.handle_timeout(Now::at_millis(t));
     }
     let ev = events(&drain(&mut m));
-    assert!(!ev.iter().any(|e| matches!(e, Event::PingDead { .. })), "{ev:?}");
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::PingDead { .. })),
+        "{ev:?}"
+    );
     let silent = Event::PingMember {
         group: "uplinks".into(),
         member: "192.0.2.2".into(),
