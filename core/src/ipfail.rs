@@ -198,7 +198,7 @@ impl Ipfail {
         self.out.push_back(Action::Log(level, text.into()));
     }
 
-    fn to_peer(&mut self, t: &str) -> Message {
+    fn msg_to_peer(&self, t: &str) -> Message {
         let mut m = Message::with_type(t);
         m.push_str("dest", &self.cfg.peer);
         m
@@ -382,7 +382,7 @@ impl Ipfail {
 
     fn send_count(&mut self) {
         self.log(Level::Info, "Asking other side for ping node count.");
-        let mut m = self.to_peer("num_ping_nodes");
+        let mut m = self.msg_to_peer("num_ping_nodes");
         m.push_str("num_ping", self.count().to_string());
         self.send(m);
     }
@@ -400,7 +400,7 @@ impl Ipfail {
                     Level::Info,
                     "Telling other node that we have more visible ping nodes.",
                 );
-                let m = self.to_peer("you_are_dead");
+                let m = self.msg_to_peer("you_are_dead");
                 self.send(m);
             }
             if let Some(p) = self.pending.take() {
@@ -421,7 +421,7 @@ impl Ipfail {
         } else {
             if reply {
                 self.log(Level::Info, "Ping node count is balanced.");
-                let m = self.to_peer("abort_giveup");
+                let m = self.msg_to_peer("abort_giveup");
                 self.send(m);
             }
             match self.pending {
