@@ -479,7 +479,7 @@ impl Sim {
                 self.pump(d.to);
             }
         }
-        if self.ipfail && now % KEEPALIVE == 0 {
+        if self.ipfail && now.is_multiple_of(KEEPALIVE) {
             for i in 0..2 {
                 let at = self.at();
                 if let (true, Some(d)) = (self.ping_ok[i], self.hosts[i].daemon.as_mut()) {
