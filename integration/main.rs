@@ -8,6 +8,7 @@ mod demo;
 mod failover;
 mod harness;
 mod harness_selftest;
+mod ipfail;
 mod links;
 mod load;
 mod membership;

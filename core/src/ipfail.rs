@@ -419,8 +419,8 @@ impl Ipfail {
             );
             self.schedule(now, Kind::All);
         } else {
+            self.log(Level::Info, "Ping node count is balanced.");
             if reply {
-                self.log(Level::Info, "Ping node count is balanced.");
                 let m = self.msg_to_peer("abort_giveup");
                 self.send(m);
             }
@@ -430,12 +430,18 @@ impl Ipfail {
                     self.log(Level::Info, "Aborted delayed giveup (all)");
                 }
                 Some(_) => {}
-                None => {
-                    if self.cfg.auto_failback && view.holding.has(Hold::FOREIGN) {
+                None if view.holding.has(Hold::FOREIGN) => {
+                    if self.cfg.auto_failback {
                         self.log(Level::Info, "Giving up foreign resources (auto_failback).");
                         self.schedule(now, Kind::Foreign);
+                    } else {
+                        self.log(
+                            Level::Info,
+                            "auto_failback off: the other node's resources stay here.",
+                        );
                     }
                 }
+                None => {}
             }
         }
     }

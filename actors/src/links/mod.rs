@@ -1,8 +1,9 @@
-//! Link actors: one per heartbeat medium. They only move bytes: a packet in is
+//! Link actors: one per heartbeat medium, and one per ping node (`ping`). They only move bytes: a packet in is
 //! authenticated and handed to the node table; a packet out is written as given.
 //! A link that fails stops; its supervisor restarts it after a growing delay, and
 //! the node keeps running on its other media meanwhile.
 
+pub mod ping;
 pub mod serial;
 pub mod udp;
 
