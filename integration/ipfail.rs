@@ -19,6 +19,8 @@ use crate::harness::{Cluster, Node, Topology};
 const PING: &str = "192.0.2.100";
 const PING2: &str = "192.0.2.101";
 const DEADPING: Duration = Duration::from_secs(2);
+/// The debug log of the 3.0.6 peer in the mixed test.
+const DEBUG_LOG: &str = "/var/log/ha-debug";
 
 fn ha_cf(auto_failback: &str, extra: &str) -> String {
     format!(
@@ -226,4 +228,85 @@ fn ipfail_a_ping_group_with_one_member_gone_stays_up() {
     wait_answer(client, "n2", [n1, n2]);
     n1.wait_for_log_from(LOG, from1, &["WARN: node uplinks: is dead"], LONG);
     assert!(!log_since(n2, from2).contains("node uplinks: is dead"));
+}
+
+/// A mixed cluster: ours on n1 (the built-in ipfail), Debian's heartbeat
+/// 3.0.6 on n2 running Debian's own ipfail (`/usr/libexec/heartbeat/ipfail`,
+/// started by the same `respawn` line that ours reads as "run the built-in
+/// one"). The two ipfails talk over the wire: n1 loses its ping node, tells
+/// n2 its count, 3.0.6's ipfail answers `you_are_dead`, and n1 gives its group
+/// up to 3.0.6; when n1 sees the ping node again, 3.0.6's ipfail finds the
+/// counts balanced and gives the group back (auto_failback on).
+#[test]
+fn ipfail_talks_to_debians_ipfail_in_a_mixed_cluster() {
+    use crate::harness::real;
+    let cluster = Cluster::new(&["n1", "n2"], Topology::private_and_public().with_client());
+    let (n1, n2, client) = (cluster.node("n1"), cluster.node("n2"), cluster.client());
+    let ha_cf = format!(
+        "{}deadping 3\nping {PING}\nrespawn hacluster /usr/libexec/heartbeat/ipfail\n",
+        real::basic_ha_cf(&["n1", "n2"])
+    );
+    let mut procs = Vec::new();
+    for node in [n1, n2] {
+        setup(node, &ha_cf);
+        procs.push(responder(node));
+    }
+    // 3.0.6's ipfail logs the join of ours at debug level.
+    n2.write_file(
+        "/etc/ha.d/ha.cf",
+        &format!("{ha_cf}debug 1\ndebugfile {DEBUG_LOG}\n"),
+        0o644,
+    );
+    // 3.0.6 runs its package's IPaddr script.
+    for s in ["IPaddr", "IPaddr2"] {
+        let from = std::path::Path::new("/etc/ha.d/resource.d").join(s);
+        let _ = std::fs::copy(&from, n2.path(format!("/etc/ha.d/resource.d/{s}")));
+    }
+    real::start(n2);
+    procs.push(start(n1));
+    wait_answer(client, "n1", [n1, n2]);
+    expect_calls(n1, 0, &["svc start"], "n1 takes its group at start");
+    real::wait_settled(n2, LONG);
+    // 3.0.6's ipfail signs on and says so; ours answers with its count.
+    n1.wait_for_log(
+        LOG,
+        "Got join message from another ipfail client. (n2)",
+        LONG,
+    );
+    n1.wait_for_log(LOG, "Ping node count is balanced.", LONG);
+    n2.wait_for_log(real::LOG, "Ping node count is balanced.", LONG);
+    // And 3.0.6's ipfail understands our join.
+    n2.wait_for_log(
+        DEBUG_LOG,
+        "Got join message from another ipfail client. (n1)",
+        LONG,
+    );
+
+    let before2 = count(n2);
+    n1.link_down("eth0");
+    wait_answer(client, "n2", [n1, n2]);
+    n2.wait_for_log(
+        real::LOG,
+        "Telling other node that we have more visible ping nodes.",
+        LONG,
+    );
+    n1.wait_for_log(
+        LOG,
+        "Giving up because we were told that we have less ping nodes.",
+        LONG,
+    );
+    expect_calls(n2, before2, &["svc start"], "3.0.6 took the group");
+
+    let from2 = n2.log_len(real::LOG);
+    let before1 = count(n1);
+    n1.link_up("eth0");
+    wait_answer(client, "n1", [n1, n2]);
+    n2.wait_for_log_from(
+        real::LOG,
+        from2,
+        &["Giving up foreign resources (auto_failback)."],
+        LONG,
+    );
+    expect_calls(n1, before1, &["svc start"], "n1 got its group back");
+    real::stop(n2);
 }

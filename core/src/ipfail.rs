@@ -204,8 +204,12 @@ impl Ipfail {
         m
     }
 
+    /// Sends as 3.0.6's API sends a client's message: from ipfail, to the
+    /// ipfail client on the other node (captured from Debian's ipfail).
     fn send(&mut self, mut m: Message) {
         m.push_str("from_id", "ipfail");
+        m.push_str("to_id", "ipfail");
+        m.push_str("client_gen", "0");
         self.out.push_back(Action::Send(m));
     }
 
@@ -356,9 +360,15 @@ impl Ipfail {
                 self.cfg.peer
             ),
         );
+        // What 3.0.6 broadcasts when a client signs on: the peer's ipfail
+        // answers a join from ipfail with its count.
         let mut join = Message::with_type("hbapi-clstat");
         join.push_str("st", "join");
-        self.send(join);
+        join.push_str("from_id", "ipfail");
+        join.push_str("to_id", "ipfail");
+        join.push_str("info", "signon");
+        join.push_str("client_gen", "0");
+        self.out.push_back(Action::Send(join));
         self.send_count();
         if self.peer_count.is_some() {
             self.compare(now, view, false);

@@ -129,11 +129,14 @@ fn the_count_goes_to_the_peer_as_3_0_6_ipfail_sends_it() {
     assert_eq!(msgs[0].get_str("t"), Some("hbapi-clstat"));
     assert_eq!(msgs[0].get_str("st"), Some("join"));
     assert_eq!(msgs[0].get_str("from_id"), Some("ipfail"));
+    assert_eq!(msgs[0].get_str("to_id"), Some("ipfail"));
+    assert_eq!(msgs[0].get_str("info"), Some("signon"));
     assert_eq!(msgs[0].get_str("dest"), None, "a join goes to the cluster");
     assert_eq!(msgs[1].get_str("t"), Some("num_ping_nodes"));
     assert_eq!(msgs[1].get_str("dest"), Some("n2"));
     assert_eq!(msgs[1].get_str("num_ping"), Some("1"));
     assert_eq!(msgs[1].get_str("from_id"), Some("ipfail"));
+    assert_eq!(msgs[1].get_str("to_id"), Some("ipfail"));
 }
 
 /// Fewer ping nodes than the peer: after the delay, what we hold goes to it.
