@@ -102,31 +102,34 @@ fn confdir_of(config: &Path) -> std::path::PathBuf {
     }
 }
 
-/// A ucast peer: an address, or a name resolved once at start.
-fn resolve(peer: &str) -> anyhow::Result<Ipv4Addr> {
-    if let Ok(a) = peer.parse() {
-        return Ok(a);
+/// A host's addresses: the address itself, or a name resolved once at start.
+fn lookup(what: &str, host: &str) -> anyhow::Result<Vec<std::net::IpAddr>> {
+    if let Ok(a) = host.parse() {
+        return Ok(vec![a]);
     }
-    (peer, 0)
+    Ok((host, 0)
         .to_socket_addrs()
-        .with_context(|| format!("ucast: cannot resolve hostname {peer}"))?
-        .find_map(|a| match a.ip() {
+        .with_context(|| format!("{what}: cannot resolve hostname {host}"))?
+        .map(|a| a.ip())
+        .collect())
+}
+
+/// A ucast peer: its first IPv4 address.
+fn resolve(peer: &str) -> anyhow::Result<Ipv4Addr> {
+    lookup("ucast", peer)?
+        .into_iter()
+        .find_map(|a| match a {
             std::net::IpAddr::V4(v4) => Some(v4),
             std::net::IpAddr::V6(_) => None,
         })
         .with_context(|| format!("ucast: {peer} has no IPv4 address"))
 }
 
-/// A ping host: an address, or a name resolved once at start (its first address).
+/// A ping host: its first address.
 fn resolve_ping(host: &str) -> anyhow::Result<std::net::IpAddr> {
-    if let Ok(a) = host.parse() {
-        return Ok(a);
-    }
-    (host, 0)
-        .to_socket_addrs()
-        .with_context(|| format!("ping: cannot resolve hostname {host}"))?
+    lookup("ping", host)?
+        .into_iter()
         .next()
-        .map(|a| a.ip())
         .with_context(|| format!("ping: {host} has no address"))
 }
 
