@@ -9,6 +9,14 @@ pub mod udp;
 
 use std::time::Duration;
 
+/// Milliseconds since `origin` on the core's clock: what the links hand to
+/// the core's rate limiters and echo tracking.
+pub(crate) fn mono_since(origin: actix::clock::Instant) -> hb_core::time::Instant {
+    hb_core::time::Instant::from_millis(
+        u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX),
+    )
+}
+
 /// Restart delay of a failing link: 100 ms doubling to 30 s, reset after a
 /// successful open.
 #[derive(Debug, Clone)]
