@@ -63,11 +63,10 @@ fn running(cluster: &Cluster, ha_cf: &str) -> Vec<crate::harness::Spawned> {
     procs
 }
 
+/// The node's log from byte `from` on.
 fn log_since(node: &Node, from: usize) -> String {
-    node.read_file(LOG)
-        .get(from..)
-        .unwrap_or_default()
-        .to_owned()
+    let bytes = std::fs::read(node.path(LOG)).unwrap_or_default();
+    String::from_utf8_lossy(bytes.get(from..).unwrap_or_default()).into_owned()
 }
 
 /// Done-when 1: n1 loses its ping node (its public cable is cut; the private

@@ -320,7 +320,6 @@ fn run_with(
             config.ping_nodes.len()
         );
         Ipfail::new(IpfailConfig {
-            me: me.to_owned(),
             peer,
             auto_failback: config.auto_failback == AutoFailback::On,
             keepalive: config.timing.keepalive,

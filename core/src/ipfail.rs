@@ -63,8 +63,6 @@ pub fn giveup_delay(keepalive: Duration) -> Duration {
 /// What ipfail needs to know; built from the configuration.
 #[derive(Debug, Clone)]
 pub struct IpfailConfig {
-    /// Our node name.
-    pub me: String,
     /// The other node of the two-node cluster.
     pub peer: String,
     /// `auto_failback on`: the other's groups go back once the counts balance.

@@ -104,11 +104,6 @@ impl Node {
         self
     }
 
-    /// ipfail, when configured (read-only).
-    pub fn ipfail(&self) -> Option<&Ipfail> {
-        self.ipfail.as_ref()
-    }
-
     /// The membership state machine (read-only).
     pub fn membership(&self) -> &Membership {
         &self.membership

@@ -220,7 +220,6 @@ impl Sim {
         let mut node = Node::new(Membership::new(cfg, now)).with_resources(nice);
         if self.ipfail {
             node = node.with_ipfail(Ipfail::new(IpfailConfig {
-                me: name(i),
                 peer: name(1 - i),
                 auto_failback: self.auto_failback,
                 keepalive: ms(KEEPALIVE),

@@ -13,7 +13,6 @@ fn now(ms: u64) -> Now {
 
 fn ipfail(pings: &[&str], auto_failback: bool) -> Ipfail {
     Ipfail::new(IpfailConfig {
-        me: "n1".into(),
         peer: "n2".into(),
         auto_failback,
         keepalive: Duration::from_millis(200),
