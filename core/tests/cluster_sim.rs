@@ -804,16 +804,21 @@ fn a_group_that_fails_to_start_is_offered_to_the_peer() {
 /// `auto_failback on` only: with off, invariant 3 forbids operator moves).
 #[test]
 fn random_faults_keep_every_invariant() {
-    let runs: u64 =
-        std::env::var("SIM_RUNS").map_or(60, |s| s.parse().expect("SIM_RUNS is a number"));
-    let seeds: Vec<u64> = match std::env::var("SIM_SEED") {
-        Ok(s) => vec![s.parse().expect("SIM_SEED is a number")],
-        Err(_) => (100..100 + runs).collect(),
-    };
-    for seed in seeds {
+    for seed in seeds(100, 60) {
         for af in [true, false] {
             random_run(seed, af);
         }
+    }
+}
+
+/// The seeds of a random test: `SIM_SEED` alone, or `SIM_RUNS` (default
+/// `runs`) seeds from `first` on.
+fn seeds(first: u64, runs: u64) -> Vec<u64> {
+    let runs: u64 =
+        std::env::var("SIM_RUNS").map_or(runs, |s| s.parse().expect("SIM_RUNS is a number"));
+    match std::env::var("SIM_SEED") {
+        Ok(s) => vec![s.parse().expect("SIM_SEED is a number")],
+        Err(_) => (first..first + runs).collect(),
     }
 }
 
@@ -986,13 +991,7 @@ fn ipfail_a_flapping_ping_node_does_not_bounce_the_service() {
 /// Random faults as above, plus machines losing and regaining the ping node.
 #[test]
 fn ipfail_random_faults_keep_every_invariant() {
-    let runs: u64 =
-        std::env::var("SIM_RUNS").map_or(20, |s| s.parse().expect("SIM_RUNS is a number"));
-    let seeds: Vec<u64> = match std::env::var("SIM_SEED") {
-        Ok(s) => vec![s.parse().expect("SIM_SEED is a number")],
-        Err(_) => (500..500 + runs).collect(),
-    };
-    for seed in seeds {
+    for seed in seeds(500, 20) {
         for af in [true, false] {
             random_run_with(seed, af, true);
         }
