@@ -7,15 +7,15 @@ use std::time::{Duration, Instant};
 
 use crate::harness::{Cluster, Node, Spawned, Topology};
 
-const BIN: &str = env!("CARGO_BIN_EXE_heartbeat");
-const LOG: &str = "/var/log/ha-log";
-const RSC_LOG: &str = "/var/log/rsc.log";
-const VIP: &str = "192.0.2.50";
-const PORT: &str = "7000";
-const LONG: Duration = Duration::from_secs(60);
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_heartbeat");
+pub(crate) const LOG: &str = "/var/log/ha-log";
+pub(crate) const RSC_LOG: &str = "/var/log/rsc.log";
+pub(crate) const VIP: &str = "192.0.2.50";
+pub(crate) const PORT: &str = "7000";
+pub(crate) const LONG: Duration = Duration::from_secs(60);
 
 /// A resource script that records its arguments and keeps its state in /run.
-const SCRIPT: &str = r#"#!/bin/sh
+pub(crate) const SCRIPT: &str = r#"#!/bin/sh
 name=$(basename "$0")
 echo "$name $*" >> /var/log/rsc.log
 state="/run/rsc-$name"
@@ -49,7 +49,7 @@ fn setup(node: &Node) {
 }
 
 /// A responder on a node: whoever holds the address answers with its name.
-fn responder(node: &Node) -> Spawned {
+pub(crate) fn responder(node: &Node) -> Spawned {
     node.spawn(&[
         "socat",
         &format!("TCP-LISTEN:{PORT},fork,reuseaddr"),
@@ -59,7 +59,7 @@ fn responder(node: &Node) -> Spawned {
 
 /// The package's IPaddr scripts would run as scripts: take them out so the
 /// built-in service-address resource runs.
-fn use_builtin_ip(node: &Node) {
+pub(crate) fn use_builtin_ip(node: &Node) {
     for s in ["IPaddr", "IPaddr2"] {
         let _ = std::fs::remove_file(node.path(format!("/etc/ha.d/resource.d/{s}")));
     }
@@ -89,7 +89,7 @@ fn mixed_setup(n1: &Node, n2: &Node, owner: &str) -> Vec<Spawned> {
     responders
 }
 
-fn start(node: &Node) -> Spawned {
+pub(crate) fn start(node: &Node) -> Spawned {
     let from = node.log_len(LOG);
     let d = node.spawn(&[BIN, "run"]);
     node.wait_for_log_from(LOG, from, &["Local status now set to: 'up'"], LONG);
@@ -97,7 +97,7 @@ fn start(node: &Node) -> Spawned {
 }
 
 /// Who answers on the service address, as the client sees it.
-fn who_answers(client: &Node) -> Option<String> {
+pub(crate) fn who_answers(client: &Node) -> Option<String> {
     let out = client.exec(&[
         "socat",
         "-u",
@@ -110,7 +110,7 @@ fn who_answers(client: &Node) -> Option<String> {
     (out.status.success() && !name.is_empty()).then_some(name)
 }
 
-fn wait_answer(client: &Node, want: &str, nodes: [&Node; 2]) -> Duration {
+pub(crate) fn wait_answer(client: &Node, want: &str, nodes: [&Node; 2]) -> Duration {
     let t = Instant::now();
     while who_answers(client).as_deref() != Some(want) {
         if t.elapsed() > LONG {
@@ -157,7 +157,7 @@ fn neighbour_mac(client: &Node) -> String {
 }
 
 /// The lines a node's scripts wrote, from line `from` on.
-fn calls(node: &Node, from: usize) -> Vec<String> {
+pub(crate) fn calls(node: &Node, from: usize) -> Vec<String> {
     std::fs::read_to_string(node.path(RSC_LOG))
         .unwrap_or_default()
         .lines()
@@ -168,7 +168,7 @@ fn calls(node: &Node, from: usize) -> Vec<String> {
 }
 
 /// Waits until the scripts wrote as many lines as expected, then compares.
-fn expect_calls(node: &Node, from: usize, expected: &[&str], why: &str) {
+pub(crate) fn expect_calls(node: &Node, from: usize, expected: &[&str], why: &str) {
     let got = crate::harness::wait_until(
         &format!("{} script calls on {}", expected.len(), node.name()),
         LONG,
@@ -180,7 +180,7 @@ fn expect_calls(node: &Node, from: usize, expected: &[&str], why: &str) {
     assert_eq!(got, expected, "{why}");
 }
 
-fn count(node: &Node) -> usize {
+pub(crate) fn count(node: &Node) -> usize {
     std::fs::read_to_string(node.path(RSC_LOG))
         .unwrap_or_default()
         .lines()

@@ -53,6 +53,7 @@ pub fn plan(running: &Config, new: &Config) -> Plan {
         running.media != new.media,
     );
     later("ping, ping_group", running.ping_nodes != new.ping_nodes);
+    later("ipfail", running.ipfail_enabled() != new.ipfail_enabled());
     later("hopfudge", running.hopfudge != new.hopfudge);
     later("watchdog", running.watchdog != new.watchdog);
     later("auto_failback", running.auto_failback != new.auto_failback);

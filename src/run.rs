@@ -13,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use actix::prelude::*;
 use anyhow::Context as _;
 use hb_actors::keys::SharedKeys;
+use hb_actors::links::ping::{PingLink, PingSpec};
 use hb_actors::links::serial::SerialLink;
 use hb_actors::links::udp::{UdpLink, UdpSpec};
 use hb_actors::messages::{Flush, Retime, SendPacket, Shutdown, StopFailed};
@@ -22,7 +23,8 @@ use hb_actors::respawn::{RespawnClient, StopClient};
 use hb_actors::watchdog::{MagicClose, WatchdogFeeder};
 use hb_conf::model::{AutoFailback, GenMethod, Medium, MsgFmt};
 use hb_conf::{Config, HostCheck};
-use hb_core::membership::{Membership, MembershipConfig};
+use hb_core::ipfail::{Ipfail, IpfailConfig};
+use hb_core::membership::{Membership, MembershipConfig, PingConfig};
 use hb_core::resources::nice::NiceFailback;
 use hb_core::respawn::Policy;
 use hb_core::time::Now;
@@ -105,19 +107,64 @@ fn confdir_of(config: &Path) -> std::path::PathBuf {
     }
 }
 
-/// A ucast peer: an address, or a name resolved once at start.
-fn resolve(peer: &str) -> anyhow::Result<Ipv4Addr> {
-    if let Ok(a) = peer.parse() {
-        return Ok(a);
+/// A host's addresses: the address itself, or a name resolved once at start.
+fn lookup(what: &str, host: &str) -> anyhow::Result<Vec<std::net::IpAddr>> {
+    if let Ok(a) = host.parse() {
+        return Ok(vec![a]);
     }
-    (peer, 0)
+    Ok((host, 0)
         .to_socket_addrs()
-        .with_context(|| format!("ucast: cannot resolve hostname {peer}"))?
-        .find_map(|a| match a.ip() {
+        .with_context(|| format!("{what}: cannot resolve hostname {host}"))?
+        .map(|a| a.ip())
+        .collect())
+}
+
+/// A ucast peer: its first IPv4 address.
+fn resolve(peer: &str) -> anyhow::Result<Ipv4Addr> {
+    lookup("ucast", peer)?
+        .into_iter()
+        .find_map(|a| match a {
             std::net::IpAddr::V4(v4) => Some(v4),
             std::net::IpAddr::V6(_) => None,
         })
         .with_context(|| format!("ucast: {peer} has no IPv4 address"))
+}
+
+/// A ping host: its first address.
+fn resolve_ping(host: &str) -> anyhow::Result<std::net::IpAddr> {
+    lookup("ping", host)?
+        .into_iter()
+        .next()
+        .with_context(|| format!("ping: {host} has no address"))
+}
+
+/// The ping media: one per ping node, its hosts resolved.
+fn ping_plan(config: &Config) -> anyhow::Result<Vec<PingSpec>> {
+    config
+        .ping_nodes
+        .iter()
+        .enumerate()
+        .map(|(ping, p)| {
+            let hosts = p
+                .hosts
+                .iter()
+                .map(|h| resolve_ping(h))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            if hosts.iter().any(|h| h.is_ipv4() != hosts[0].is_ipv4()) {
+                anyhow::bail!(
+                    "ping_group {}: its hosts mix IPv4 and IPv6 addresses; use one family per group",
+                    p.name
+                );
+            }
+            Ok(PingSpec {
+                ping,
+                name: p.name.clone(),
+                hosts,
+                interval: config.timing.keepalive,
+                deadping: config.timing.deadping,
+            })
+        })
+        .collect()
 }
 
 fn own_addresses() -> Vec<Ipv4Addr> {
@@ -243,7 +290,15 @@ fn run_with(
     let mcfg = MembershipConfig {
         me: me.to_owned(),
         nodes: config.nodes.clone(),
-        ping_nodes: config.ping_nodes.len(),
+        ping: config
+            .ping_nodes
+            .iter()
+            .map(|p| PingConfig {
+                name: p.name.clone(),
+                members: p.hosts.clone(),
+            })
+            .collect(),
+        deadping: config.timing.deadping,
         links: link_names,
         keepalive: config.timing.keepalive,
         deadtime: config.timing.deadtime,
@@ -255,6 +310,27 @@ fn run_with(
         generation,
         seed: generation ^ u64::from(std::process::id()),
     };
+    let pings = ping_plan(config)?;
+    let ipfail = config.ipfail_enabled().then(|| {
+        let peer = config
+            .nodes
+            .iter()
+            .find(|n| *n != me)
+            .cloned()
+            .unwrap_or_default();
+        info!(
+            log,
+            "ipfail: built in, watching {} ping node(s); the other node is {peer}",
+            config.ping_nodes.len()
+        );
+        Ipfail::new(IpfailConfig {
+            peer,
+            auto_failback: config.auto_failback == AutoFailback::On,
+            keepalive: config.timing.keepalive,
+            hold: hb_core::ipfail::hold_time(config.timing.deadping),
+            ping_nodes: config.ping_nodes.iter().map(|p| p.name.clone()).collect(),
+        })
+    });
     let keys = SharedKeys::new(config.authkeys.clone());
     let inner_auth = config.msgfmt == MsgFmt::Classic;
     let auto_failback = match config.auto_failback {
@@ -344,17 +420,35 @@ fn run_with(
                 });
                 flushers.push(addr.recipient());
             }
+            for spec in &pings {
+                info!(
+                    log2,
+                    "ping heartbeat started: {} ({})",
+                    spec.name,
+                    spec.hosts
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+                let (spec, table, log) = (spec.clone(), ctx.address().recipient(), log2.clone());
+                Supervisor::start(move |_| PingLink::new(spec, table, &log));
+            }
             let rm = ResourceManager::new(me, groups, dirs, ctx.address().recipient(), &decisions)
                 .with_script_timeout(config.script_timeout)
                 .start();
             // First job, before anything the protocol asks: nothing of ours may
             // run from before when we join.
             rm.do_send(hb_actors::resource_mgr::ReleaseLeftovers);
-            NodeTable::new(core, keys.clone(), outs, inner_auth, &decisions).with_resources(
+            let table = NodeTable::new(core, keys.clone(), outs, inner_auth, &decisions).with_resources(
                 NiceFailback::new(auto_failback).named(me),
                 rm.clone().recipient(),
                 rm.recipient(),
-            )
+            );
+            match ipfail {
+                Some(f) => table.with_ipfail(f),
+                None => table,
+            }
         });
         let _control = hb_actors::control::ControlSocket::new(
             control,

@@ -18,6 +18,17 @@ pub struct PacketReceived {
     pub msg: hb_core::wire::Message,
 }
 
+/// An echo reply from a ping node authenticated by its ping medium (it answers
+/// an outstanding request of ours, see `hb_core::ping`).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct PingReplied {
+    /// Which ping node (index into the configured ping nodes).
+    pub ping: usize,
+    /// Which of its hosts answered (a `ping_group` has several).
+    pub member: usize,
+}
+
 /// Leave the cluster: release the resource groups, then send the shutdown
 /// notice. Answers once it has been handed to the links.
 #[derive(Debug, Message)]

@@ -16,7 +16,7 @@ use slog::{crit, debug, error, info, warn, Logger};
 
 use crate::control::ControlRequest;
 use crate::keys::SharedKeys;
-use crate::messages::{PacketReceived, Retime, SendPacket, Shutdown, StopFailed};
+use crate::messages::{PacketReceived, PingReplied, Retime, SendPacket, Shutdown, StopFailed};
 use crate::resource_mgr::{GroupsDone, Reannounce, RunGroups};
 
 /// Mailbox size: links use `try_send` and count what does not fit.
@@ -101,6 +101,12 @@ impl NodeTable {
         self.core = self.core.with_resources(nice);
         self.resources = Some(resources);
         self.reannounce = Some(reannounce);
+        self
+    }
+
+    /// ipfail (with resources): give the groups to the node that sees more ping nodes.
+    pub fn with_ipfail(mut self, ipfail: hb_core::ipfail::Ipfail) -> NodeTable {
+        self.core = self.core.with_ipfail(ipfail);
         self
     }
 
@@ -267,6 +273,16 @@ impl Handler<PacketReceived> for NodeTable {
     fn handle(&mut self, msg: PacketReceived, ctx: &mut Context<Self>) {
         let now = self.now();
         self.core.handle_message(now, msg.link, msg.msg);
+        self.drain(ctx);
+    }
+}
+
+impl Handler<PingReplied> for NodeTable {
+    type Result = ();
+
+    fn handle(&mut self, r: PingReplied, ctx: &mut Context<Self>) {
+        let now = self.now();
+        self.core.handle_ping_reply(now, r.ping, r.member);
         self.drain(ctx);
     }
 }

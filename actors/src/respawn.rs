@@ -15,8 +15,9 @@
 //! * **Stop** ([`StopClient`]): no more restarts; SIGTERM to the program's
 //!   process group, SIGKILL after [`STOP_GRACE`]; answers once the program has
 //!   exited (or, should even SIGKILL not end it, after [`KILL_WAIT`] more).
-//! * `ipfail` is not run as a program (see [`plan`]), and `failfast` lines are
-//!   not run at all yet: both are said once in the log at start.
+//! * `ipfail` is not run as a program (see [`plan`]): the built-in ipfail
+//!   (`hb_core::ipfail`) runs instead. `failfast` lines are not run at all yet.
+//!   Both are said once in the log at start.
 //!
 //! ```text
 //!  started ──> start() ──spawn──> program ──exit──> Respawner::ended ──> Decision
@@ -82,9 +83,9 @@ pub fn plan(
                 line.user
             );
         } else if respawn::is_ipfail(&line.argv[0]) {
-            warn!(
+            info!(
                 log,
-                "respawn {} {cmd}: ipfail is built into this heartbeat; the program is not started",
+                "respawn {} {cmd}: ipfail is built into this heartbeat; the program is not started, the built-in ipfail runs instead",
                 line.user
             );
         } else {

@@ -2,7 +2,9 @@
 //!
 //! * [`run_as`]: the credentials change of a `respawn` child, done in the
 //!   child between `fork` and `exec` (`pre_exec`);
-//! * [`set_watchdog_timeout`]: the `WDIOC_SETTIMEOUT` ioctl.
+//! * [`set_watchdog_timeout`]: the `WDIOC_SETTIMEOUT` ioctl;
+//! * [`register_socket`]: a raw ICMP socket registered with the runtime's
+//!   reactor (`AsyncFd::register`).
 #![allow(unsafe_code)]
 
 use std::os::fd::AsRawFd as _;
@@ -68,4 +70,15 @@ pub(crate) fn set_fifo(priority: i32) -> std::io::Result<()> {
     } else {
         Err(std::io::Error::last_os_error())
     }
+}
+
+/// Registers `socket` with the current runtime's reactor, for the ping media
+/// (tokio has no raw-socket type).
+pub(crate) fn register_socket(
+    socket: socket2::Socket,
+) -> std::io::Result<tokio::io::unix::AsyncFd<socket2::Socket>> {
+    // SAFETY: a `socket2::Socket` owns its descriptor: it stays open, and
+    // `as_raw_fd` returns the same descriptor, until the Socket is dropped,
+    // which happens only when the AsyncFd that owns it is dropped.
+    unsafe { tokio::io::unix::AsyncFd::register(socket) }.map_err(std::io::Error::from)
 }

@@ -49,7 +49,7 @@ const FACILITY_LOCAL7: &str = "local7";
 
 /// Directives of ours that 3.0.6 does not know (it refuses them as illegal): a
 /// ha.cf shared with 3.0.6 nodes must not use them.
-const EXTENSIONS: &[&str] = &["script_timeout"];
+const EXTENSIONS: &[&str] = &["script_timeout", "ipfail"];
 
 /// Every directive name 3.0.6 accepts (for "did you mean" hints).
 const KNOWN: &[&str] = &[
@@ -483,6 +483,10 @@ impl<'a> Reader<'a> {
                     self.choice(n, "compression", rest, &[("zlib", Compression::Zlib), ("bz2", Compression::Bz2)])
             }
             "realtime" => self.p.realtime = self.boolean(n, "realtime", rest),
+            "ipfail" => {
+                let loc = self.loc(n);
+                self.p.ipfail = self.boolean(n, "ipfail", rest).map(|b| At::new(b, loc));
+            }
             "log_badpack" => self.p.log_badpack = self.boolean(n, "log_badpack", rest),
             "syslogmsgfmt" => self.p.syslogmsgfmt = self.boolean(n, "syslogmsgfmt", rest),
             "coredumps" => self.p.coredumps = self.boolean(n, "coredumps", rest),

@@ -87,6 +87,10 @@ impl HostCheck {
             }
         }
         for r in &p.respawn {
+            // ipfail is built in: its program is not run, its user not used.
+            if !r.failfast && hb_core::respawn::is_ipfail(&r.argv[0]) {
+                continue;
+            }
             if nix::unistd::User::from_name(&r.user)
                 .ok()
                 .flatten()

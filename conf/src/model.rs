@@ -61,6 +61,9 @@ pub struct Config {
     /// `script_timeout` (ours, not 3.0.6's; default [`DEFAULT_SCRIPT_TIMEOUT`]):
     /// how long a resource script may run before its process group is killed.
     pub script_timeout: Duration,
+    /// `ipfail on` (ours, and `ipfail = true` in TOML). ipfail also runs for a
+    /// `respawn` line naming ipfail: see [`Config::ipfail_enabled`].
+    pub ipfail: bool,
     /// `haresources` groups, in file order.
     pub resources: Vec<ResourceGroup>,
     /// `authkeys`.
@@ -82,6 +85,16 @@ impl Config {
             c
         }
         strip(self) == strip(other)
+    }
+
+    /// Whether the built-in ipfail runs: `ipfail on`, or a `respawn` line for
+    /// ipfail as 3.0.6 configures it (`respawn hacluster /usr/lib/heartbeat/ipfail`).
+    pub fn ipfail_enabled(&self) -> bool {
+        self.ipfail
+            || self
+                .respawn
+                .iter()
+                .any(|r| !r.failfast && hb_core::respawn::is_ipfail(&r.argv[0]))
     }
 
     /// The resource groups whose preferred owner is `node`.

@@ -55,6 +55,8 @@ pub(crate) struct Partial {
     pub traditional_compression: Option<bool>,
     pub max_rexmit_delay: Option<Duration>,
     pub script_timeout: Option<At<Duration>>,
+    /// `ipfail on|off` (ours; 3.0.6 starts ipfail with a `respawn` line).
+    pub ipfail: Option<At<bool>>,
     pub resources: Vec<ResourceGroup>,
     pub authkeys: Option<KeyTable>,
     /// The main configuration file, for diagnostics about the whole configuration.
@@ -67,6 +69,55 @@ pub const MAX_NODES: usize = 100;
 pub const MAX_MEDIA: usize = 64;
 
 impl Partial {
+    /// ipfail (an `ipfail on` line, or a `respawn` line running ipfail) needs
+    /// what 3.0.6's ipfail needs: two nodes and `auto_failback on` or `off`;
+    /// without ping nodes it has nothing to compare (a warning, as 3.0.6's
+    /// ipfail runs then too).
+    fn check_ipfail(
+        &self,
+        main: &Loc,
+        nodes: &[String],
+        auto_failback: AutoFailback,
+        diags: &mut Diagnostics,
+    ) {
+        let loc = match &self.ipfail {
+            Some(a) if a.value => a.loc.clone(),
+            Some(_) => return,
+            None => match self
+                .respawn
+                .iter()
+                .find(|r| !r.failfast && hb_core::respawn::is_ipfail(&r.argv[0]))
+            {
+                Some(r) => r.loc.clone(),
+                None => return,
+            },
+        };
+        if auto_failback == AutoFailback::Legacy {
+            let at = self
+                .auto_failback
+                .as_ref()
+                .map_or_else(|| main.clone(), |a| a.loc.clone());
+            diags.error_hint(
+                &at,
+                "ipfail needs auto_failback on or off, and auto_failback is legacy (the default)",
+                "write `auto_failback on` (groups go back to their home node) or `auto_failback off` in ha.cf, as the getting-started guide says for ipfail",
+            );
+        }
+        if nodes.len() != 2 {
+            diags.error_hint(
+                &loc,
+                format!("ipfail needs a two-node cluster, and {} nodes are configured", nodes.len()),
+                "ipfail compares the ping nodes two nodes see: leave it out of clusters of other sizes",
+            );
+        }
+        if self.ping_nodes.is_empty() {
+            diags.warn(
+                &loc,
+                "ipfail is on, but no ping nodes are configured: it has nothing to compare (add `ping HOST` or `ping_group NAME HOST...`)",
+            );
+        }
+    }
+
     /// Applies defaults and the cross-checks of 3.0.6 (`init_config`, spec §6).
     /// Returns `None` when an error was recorded.
     pub fn finish(self, diags: &mut Diagnostics) -> Option<Config> {
@@ -157,7 +208,7 @@ impl Partial {
             }
         }
 
-        let auto_failback = match self.auto_failback {
+        let auto_failback = match &self.auto_failback {
             Some(a) => {
                 if a.value == AutoFailback::Legacy && !self.resources.is_empty() {
                     legacy_warning(&a.loc, diags);
@@ -171,6 +222,9 @@ impl Partial {
                 AutoFailback::Legacy
             }
         };
+
+        let ipfail = self.ipfail.as_ref().is_some_and(|a| a.value);
+        self.check_ipfail(&main, &nodes, auto_failback, diags);
 
         let mut logging = Logging {
             logfile: self.logfile,
@@ -251,6 +305,7 @@ impl Partial {
             },
             max_rexmit_delay: self.max_rexmit_delay.unwrap_or(Duration::from_millis(250)),
             script_timeout: script_timeout?,
+            ipfail,
             resources: self.resources,
             authkeys: authkeys?,
         })

@@ -76,6 +76,7 @@ struct File {
     traditional_compression: Option<Spanned<bool>>,
     max_rexmit_delay: Option<Spanned<String>>,
     script_timeout: Option<Spanned<String>>,
+    ipfail: Option<Spanned<bool>>,
     #[serde(default)]
     resources: Vec<Spanned<GroupT>>,
     auth: Spanned<AuthT>,
@@ -407,6 +408,7 @@ pub(crate) fn parse(
     l.string("msgfmt", &f.msgfmt);
     l.string("hbgenmethod", &f.hbgenmethod);
     l.boolean("realtime", &f.realtime);
+    l.boolean("ipfail", &f.ipfail);
     l.int("rtprio", &f.rtprio);
     l.boolean("coredumps", &f.coredumps);
     l.string("coreroot", &f.coreroot);
@@ -589,6 +591,9 @@ pub fn write(c: &Config, redact_keys: bool) -> String {
         q(&format!("{}ms", c.max_rexmit_delay.as_millis()))
     );
     let _ = writeln!(o, "script_timeout = {}", q(&t(c.script_timeout)));
+    if c.ipfail {
+        let _ = writeln!(o, "ipfail = true");
+    }
     if !c.env.is_empty() {
         let pairs: Vec<String> = c
             .env

@@ -11,15 +11,20 @@
 //! * [`membership`]: who is alive, decided from heartbeats and dead times.
 //! * [`resources`]: running resource groups (start/stop order, failures) and who
 //!   holds which (the nice_failback protocol).
-//! * [`node`]: one node's decisions, membership and resources wired together.
+//! * [`ping`]: ICMP echo requests of the ping media, and which replies count.
+//! * [`ipfail`]: the ipfail decisions (give the groups to the node that sees
+//!   more ping nodes), with hysteresis.
+//! * [`node`]: one node's decisions, membership, resources and ipfail wired together.
 //! * [`ratelimit`]: bounded reporting of repeated problems.
 //! * [`time`]: the injected clock ([`time::Now`]) and a seeded random generator.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod ipfail;
 pub mod membership;
 pub mod node;
+pub mod ping;
 pub mod ratelimit;
 pub mod resources;
 pub mod respawn;

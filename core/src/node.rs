@@ -1,5 +1,7 @@
-//! One cluster node's decisions: [`Membership`] (who is alive) and, when the node
-//! manages resources, [`NiceFailback`] (who holds which groups), wired together.
+//! One cluster node's decisions: [`Membership`] (who is alive), when the node
+//! manages resources [`NiceFailback`] (who holds which groups), and with ipfail
+//! [`Ipfail`] (give the groups to the node that sees more ping nodes), wired
+//! together.
 //!
 //! ```text
 //!   start / handle_message / handle_timeout ─┐
@@ -13,7 +15,8 @@
 
 use std::collections::VecDeque;
 
-use crate::membership::{Command, Event, Level, LinkId, Membership};
+use crate::ipfail::{self, Ipfail};
+use crate::membership::{Command, Event, Level, LinkId, Membership, NodeStatus};
 use crate::resources::nice::{Action, Hold, NiceFailback};
 use crate::time::{Instant, Now};
 use crate::wire::Message;
@@ -68,6 +71,8 @@ impl std::fmt::Display for Refused {
 pub struct Node {
     membership: Membership,
     nice: Option<NiceFailback>,
+    /// ipfail, when configured (it needs resources to act on).
+    ipfail: Option<Ipfail>,
     /// A graceful stop waits for running resource work before it can begin.
     stop_pending: bool,
     left_reported: bool,
@@ -83,6 +88,7 @@ impl Node {
         Node {
             membership,
             nice: None,
+            ipfail: None,
             stop_pending: false,
             left_reported: false,
             expected: None,
@@ -93,6 +99,12 @@ impl Node {
     /// The same node, managing resources with `nice`.
     pub fn with_resources(mut self, nice: NiceFailback) -> Node {
         self.nice = Some(nice);
+        self
+    }
+
+    /// The same node, running ipfail (with [`Node::with_resources`]).
+    pub fn with_ipfail(mut self, ipfail: Ipfail) -> Node {
+        self.ipfail = Some(ipfail);
         self
     }
 
@@ -120,6 +132,12 @@ impl Node {
     /// An authenticated message arrived on `link`.
     pub fn handle_message(&mut self, now: Now, link: LinkId, msg: Message) {
         self.membership.handle_message(now, link, msg);
+        self.drain(now);
+    }
+
+    /// An authenticated echo reply from member `member` of ping node `ping`.
+    pub fn handle_ping_reply(&mut self, now: Now, ping: usize, member: usize) {
+        self.membership.handle_ping_reply(now, ping, member);
         self.drain(now);
     }
 
@@ -156,7 +174,29 @@ impl Node {
         if let Some(nice) = self.nice.as_mut() {
             nice.handle_timeout(now);
         }
+        let view = self.view();
+        if let Some(f) = self.ipfail.as_mut() {
+            f.handle_timeout(now, view);
+        }
         self.drain(now);
+    }
+
+    /// What ipfail needs to know of the rest of the node.
+    fn view(&self) -> ipfail::View {
+        let peer_up = self.membership.peer_names().any(|p| {
+            matches!(
+                self.membership.node_status(p),
+                Some(NodeStatus::Up | NodeStatus::Active)
+            )
+        });
+        ipfail::View {
+            holding: self.nice.as_ref().map_or(Hold::NONE, NiceFailback::holding),
+            settled: self
+                .nice
+                .as_ref()
+                .is_some_and(|n| n.rscstatus() != "transition"),
+            peer_up,
+        }
     }
 
     /// The oldest [`Output::Run`] finished; `ok` is false if any group failed.
@@ -215,7 +255,8 @@ impl Node {
     /// When [`Node::handle_timeout`] must next run.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let nice = self.nice.as_ref().and_then(NiceFailback::poll_timeout);
-        [self.membership.poll_timeout(), nice]
+        let ipfail = self.ipfail.as_ref().and_then(Ipfail::poll_timeout);
+        [self.membership.poll_timeout(), nice, ipfail]
             .into_iter()
             .flatten()
             .min()
@@ -251,6 +292,21 @@ impl Node {
                     Action::ShutdownFailed => self.out.push_back(Output::StopFailed),
                 }
             }
+            while let Some(action) = self.ipfail.as_mut().and_then(Ipfail::poll_action) {
+                busy = true;
+                match action {
+                    ipfail::Action::Send(m) => self.membership.send_message(now, m),
+                    ipfail::Action::Log(level, text) => {
+                        self.out.push_back(Output::Log(level, text))
+                    }
+                    ipfail::Action::GiveUp(set) => {
+                        // ipfail checked that the resources are settled.
+                        if let Some(nice) = self.nice.as_mut() {
+                            nice.standby(now, set);
+                        }
+                    }
+                }
+            }
             // A delayed graceful stop starts as soon as the resources settle.
             if self.stop_pending && self.nice.as_mut().is_none_or(|n| n.shutdown(now)) {
                 self.stop_pending = false;
@@ -270,8 +326,11 @@ impl Node {
         }
     }
 
-    /// Membership facts the resource protocol acts on.
+    /// Membership facts the resource protocol and ipfail act on.
     fn route(&mut self, now: Now, e: &Event) {
+        if self.ipfail.is_some() {
+            self.route_ipfail(now, e);
+        }
         let alone = self.membership.peers() == 0;
         let heard = match e {
             Event::NodeDead { node } => self.membership.heard_from(node),
@@ -288,6 +347,23 @@ impl Node {
             Event::PartitionHealed { node } => nice.peer_returned(now, node),
             Event::Restart { node } => nice.peer_restarted(node),
             Event::Delivered { msg, .. } => nice.handle(now, false, msg),
+            _ => {}
+        }
+    }
+
+    fn route_ipfail(&mut self, now: Now, e: &Event) {
+        let view = self.view();
+        let leaving = self.membership.is_leaving();
+        let Some(f) = self.ipfail.as_mut() else {
+            return;
+        };
+        match e {
+            Event::CommUp => f.comm_up(now, view),
+            Event::PingUp { node } => f.ping_up(now, node, view),
+            Event::PingDead { node } => f.ping_dead(now, node, view),
+            Event::NodeDead { .. } | Event::ShutdownNotice { .. } => f.peer_gone(),
+            Event::PartitionHealed { .. } => f.peer_back(),
+            Event::Delivered { msg, .. } if !leaving => f.handle(now, msg, view),
             _ => {}
         }
     }

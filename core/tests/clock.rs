@@ -16,7 +16,8 @@ fn node(me: &str, generation: u64) -> Node {
     let cfg = MembershipConfig {
         me: me.into(),
         nodes: vec!["n1".into(), "n2".into()],
-        ping_nodes: 0,
+        ping: Vec::new(),
+        deadping: Duration::from_millis(1000),
         links: vec!["eth1".into()],
         keepalive: Duration::from_millis(200),
         deadtime: Duration::from_millis(1000),

@@ -17,6 +17,10 @@
 //! 4. Every acquisition follows a release or a death: when a node decides to
 //!    acquire a group, no node it can hear and considers alive has it active.
 //!
+//! With ipfail (`Sim::with_ipfail`), each machine pings one ping node every
+//! keepalive; the scenarios cut a machine's way to it and check where the groups
+//! go (spec §10), and random runs add ping cuts to the faults.
+//!
 //! A failing seed prints its trace; rerun one seed with `SIM_SEED=n`, or try
 //! more seeds than the 60 of a normal run with `SIM_RUNS=n`.
 
@@ -25,7 +29,8 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use hb_core::membership::{Event, Membership, MembershipConfig, NodeStatus};
+use hb_core::ipfail::{Ipfail, IpfailConfig};
+use hb_core::membership::{Event, Membership, MembershipConfig, NodeStatus, PingConfig};
 use hb_core::node::{Node, Output};
 use hb_core::resources::nice::{Hold, NiceFailback};
 use hb_core::time::{Now, Rng};
@@ -33,6 +38,10 @@ use hb_core::wire::Message;
 
 const KEEPALIVE: u64 = 200;
 const DEADTIME: u64 = 1000;
+/// `deadping` of the ipfail scenarios.
+const DEADPING: u64 = 2000;
+/// The ping node of the ipfail scenarios.
+const PING: &str = "192.0.2.254";
 const LINKS: usize = 2;
 /// After separated nodes hear each other again: dead time (to notice), the
 /// partition report exchange (at most 2 s for a silent peer), a release of one
@@ -112,6 +121,10 @@ struct Sim {
     healed_at: Option<u64>,
     /// An operator standby or takeover is allowed to move groups.
     operator: bool,
+    /// Nodes run ipfail with one ping node.
+    ipfail: bool,
+    /// Whether each machine reaches the ping node.
+    ping_ok: [bool; 2],
     /// Trace every delivery (`SIM_VERBOSE`).
     verbose: bool,
     trace: Vec<String>,
@@ -119,6 +132,15 @@ struct Sim {
 
 impl Sim {
     fn new(seed: u64, auto_failback: bool) -> Sim {
+        Sim::build(seed, auto_failback, false)
+    }
+
+    /// A cluster whose nodes run ipfail, both reaching the ping node.
+    fn with_ipfail(seed: u64, auto_failback: bool) -> Sim {
+        Sim::build(seed, auto_failback, true)
+    }
+
+    fn build(seed: u64, auto_failback: bool, ipfail: bool) -> Sim {
         let hosts = (0..2)
             .map(|_| Host {
                 daemon: None,
@@ -141,7 +163,10 @@ impl Sim {
             rng: Rng::new(seed),
             separated_since: Some(0),
             healed_at: None,
-            operator: false,
+            // ipfail moves groups as an operator's standby does.
+            operator: ipfail,
+            ipfail,
+            ping_ok: [true; 2],
             verbose: std::env::var("SIM_VERBOSE").is_ok(),
             trace: Vec::new(),
         };
@@ -170,7 +195,15 @@ impl Sim {
         let cfg = MembershipConfig {
             me: name(i),
             nodes: vec![name(0), name(1)],
-            ping_nodes: 0,
+            ping: if self.ipfail {
+                vec![PingConfig {
+                    name: PING.into(),
+                    members: vec![PING.into()],
+                }]
+            } else {
+                Vec::new()
+            },
+            deadping: ms(if self.ipfail { DEADPING } else { DEADTIME }),
             links: (0..LINKS).map(|l| format!("eth{l}")).collect(),
             keepalive: ms(KEEPALIVE),
             deadtime: ms(DEADTIME),
@@ -185,6 +218,15 @@ impl Sim {
         let now = Now::at_millis(self.now);
         let nice = NiceFailback::new(self.auto_failback).named(&name(i));
         let mut node = Node::new(Membership::new(cfg, now)).with_resources(nice);
+        if self.ipfail {
+            node = node.with_ipfail(Ipfail::new(IpfailConfig {
+                peer: name(1 - i),
+                auto_failback: self.auto_failback,
+                keepalive: ms(KEEPALIVE),
+                hold: hb_core::ipfail::hold_time(ms(DEADPING)),
+                ping_nodes: vec![PING.into()],
+            }));
+        }
         node.start(now);
         h.daemon = Some(node);
         self.log(format!(
@@ -230,6 +272,12 @@ impl Sim {
         self.cut[link][from][to] = cut;
         let what = if cut { "cut" } else { "healed" };
         self.log(format!("eth{link} {}->{} {what}", name(from), name(to)));
+    }
+
+    fn set_ping(&mut self, i: usize, ok: bool) {
+        self.ping_ok[i] = ok;
+        let what = if ok { "reaches" } else { "no longer reaches" };
+        self.log(format!("{} {what} the ping node", name(i)));
     }
 
     fn heal_all(&mut self) {
@@ -380,6 +428,10 @@ impl Sim {
                 consider(f);
             }
         }
+        if self.ipfail {
+            // The ping media send a request every keepalive.
+            consider((self.now / KEEPALIVE + 1) * KEEPALIVE);
+        }
         t
     }
 
@@ -424,6 +476,15 @@ impl Sim {
             if let Some(node) = self.hosts[d.to].daemon.as_mut() {
                 node.handle_message(at, d.link, msg);
                 self.pump(d.to);
+            }
+        }
+        if self.ipfail && now.is_multiple_of(KEEPALIVE) {
+            for i in 0..2 {
+                let at = self.at();
+                if let (true, Some(d)) = (self.ping_ok[i], self.hosts[i].daemon.as_mut()) {
+                    d.handle_ping_reply(at, 0, 0);
+                    self.pump(i);
+                }
             }
         }
         for i in 0..2 {
@@ -743,13 +804,7 @@ fn a_group_that_fails_to_start_is_offered_to_the_peer() {
 /// `auto_failback on` only: with off, invariant 3 forbids operator moves).
 #[test]
 fn random_faults_keep_every_invariant() {
-    let runs: u64 =
-        std::env::var("SIM_RUNS").map_or(60, |s| s.parse().expect("SIM_RUNS is a number"));
-    let seeds: Vec<u64> = match std::env::var("SIM_SEED") {
-        Ok(s) => vec![s.parse().expect("SIM_SEED is a number")],
-        Err(_) => (100..100 + runs).collect(),
-    };
-    for seed in seeds {
+    for seed in seeds(100, 60) {
         for af in [true, false] {
             let run = std::panic::catch_unwind(|| random_run(seed, af));
             if let Err(e) = run {
@@ -760,8 +815,23 @@ fn random_faults_keep_every_invariant() {
     }
 }
 
+/// The seeds of a random test: `SIM_SEED` alone, or `SIM_RUNS` (default
+/// `runs`) seeds from `first` on.
+fn seeds(first: u64, runs: u64) -> Vec<u64> {
+    let runs: u64 =
+        std::env::var("SIM_RUNS").map_or(runs, |s| s.parse().expect("SIM_RUNS is a number"));
+    match std::env::var("SIM_SEED") {
+        Ok(s) => vec![s.parse().expect("SIM_SEED is a number")],
+        Err(_) => (first..first + runs).collect(),
+    }
+}
+
 fn random_run(seed: u64, af: bool) {
-    let mut s = Sim::new(seed, af);
+    random_run_with(seed, af, false);
+}
+
+fn random_run_with(seed: u64, af: bool, ipfail: bool) {
+    let mut s = Sim::build(seed, af, ipfail);
     let mut r = Rng::new(seed ^ 0x5eed);
     s.run_until(3_000);
     for _ in 0..25 {
@@ -799,7 +869,12 @@ fn random_run(seed: u64, af: bool) {
                     s.boot(i);
                 }
             }
-            6 if af => {
+            7 | 8 if ipfail => {
+                let i = r.range(0, 1) as usize;
+                let ok = !s.ping_ok[i];
+                s.set_ping(i, ok);
+            }
+            6 if af || ipfail => {
                 let set = [Hold::ALL, Hold::LOCAL, Hold::FOREIGN][r.range(0, 2) as usize];
                 s.standby(r.range(0, 1) as usize, set);
             }
@@ -809,6 +884,7 @@ fn random_run(seed: u64, af: bool) {
     // The tail: everything repaired, every machine running, and quiet.
     // (A graceful stop still waiting for resource work finishes first.)
     s.heal_all();
+    s.ping_ok = [true; 2];
     s.run_until(s.now + QUIET);
     for i in 0..2 {
         if s.hosts[i].daemon.is_none() {
@@ -817,4 +893,108 @@ fn random_run(seed: u64, af: bool) {
     }
     s.run_until(s.now + 2 * QUIET);
     s.check_settled();
+}
+
+// ---- ipfail (spec §10) -------------------------------------------------------------
+
+fn started_with_ipfail(seed: u64, auto_failback: bool) -> Sim {
+    let mut s = Sim::with_ipfail(seed, auto_failback);
+    s.run_until(QUIET);
+    s.check_settled();
+    assert_eq!(s.holders(), [vec![0], vec![1]], "{}", s.dump());
+    s
+}
+
+/// The longest a move by ipfail takes here: the give-up delay (1 s), then a
+/// release and an acquisition of at most 1.2 s each, and slack.
+const IPFAIL_MOVE: u64 = 1_000 + 2 * 1_200 + 600;
+
+/// n1 loses its ping node while both nodes hear each other: its group goes to
+/// n2 within deadping plus the move. When n1 sees the ping node again, the group comes
+/// back with auto_failback on and stays with off.
+#[test]
+fn ipfail_moves_the_groups_to_the_node_that_sees_the_ping_node() {
+    for af in [true, false] {
+        let mut s = started_with_ipfail(20, af);
+        s.set_ping(0, false);
+        s.run_until(s.now + DEADPING + IPFAIL_MOVE);
+        assert_eq!(s.holders(), [vec![1], vec![1]], "af {af}\n{}", s.dump());
+        s.set_ping(0, true);
+        s.run_until(s.now + QUIET);
+        s.check_settled();
+        let want = if af {
+            [vec![0], vec![1]]
+        } else {
+            [vec![1], vec![1]]
+        };
+        assert_eq!(s.holders(), want, "auto_failback {af}\n{}", s.dump());
+    }
+}
+
+/// Both nodes lose the ping node: nothing moves.
+#[test]
+fn ipfail_both_nodes_losing_the_ping_node_moves_nothing() {
+    for seed in 21..31 {
+        let mut s = started_with_ipfail(seed, true);
+        s.set_ping(0, false);
+        // The other node loses it somewhere in the next ping interval.
+        s.run_until(s.now + seed % 3 * 90);
+        s.set_ping(1, false);
+        s.run_until(s.now + QUIET);
+        assert!(
+            !s.trace.iter().any(|l| l.contains("wants to go standby")),
+            "seed {seed}\n{}",
+            s.dump()
+        );
+        assert_eq!(s.holders(), [vec![0], vec![1]]);
+        s.set_ping(0, true);
+        s.set_ping(1, true);
+        s.run_until(s.now + QUIET);
+        assert_eq!(s.holders(), [vec![0], vec![1]], "{}", s.dump());
+    }
+}
+
+/// The peer dies as we lose the ping node: we take its group over, as after
+/// any death, and keep ours.
+#[test]
+fn ipfail_peer_dead_at_the_same_time_keeps_everything_here() {
+    let mut s = started_with_ipfail(31, false);
+    s.set_ping(0, false);
+    s.crash(1);
+    s.run_until(s.now + QUIET);
+    assert_eq!(s.holders(), [vec![0], vec![0]], "{}", s.dump());
+}
+
+/// A ping node that answers for less than deadping at a time moves the
+/// groups once (when it is lost), never back and forth.
+#[test]
+fn ipfail_a_flapping_ping_node_does_not_bounce_the_service() {
+    let mut s = started_with_ipfail(32, true);
+    s.set_ping(0, false);
+    s.run_until(s.now + DEADPING + IPFAIL_MOVE);
+    assert_eq!(s.holders(), [vec![1], vec![1]], "{}", s.dump());
+    for _ in 0..10 {
+        s.set_ping(0, true);
+        s.run_until(s.now + DEADPING - 3 * KEEPALIVE);
+        s.set_ping(0, false);
+        s.run_until(s.now + DEADPING + 3 * KEEPALIVE);
+    }
+    let moves = s
+        .trace
+        .iter()
+        .filter(|l| l.contains("wants to go standby"))
+        .count();
+    // The one give-up is seen by both nodes.
+    assert_eq!(moves, 2, "{}", s.dump());
+    assert_eq!(s.holders(), [vec![1], vec![1]], "{}", s.dump());
+}
+
+/// Random faults as above, plus machines losing and regaining the ping node.
+#[test]
+fn ipfail_random_faults_keep_every_invariant() {
+    for seed in seeds(500, 20) {
+        for af in [true, false] {
+            random_run_with(seed, af, true);
+        }
+    }
 }

@@ -1,12 +1,21 @@
-//! Link actors: one per heartbeat medium. They only move bytes: a packet in is
+//! Link actors: one per heartbeat medium, and one per ping node (`ping`). They only move bytes: a packet in is
 //! authenticated and handed to the node table; a packet out is written as given.
 //! A link that fails stops; its supervisor restarts it after a growing delay, and
 //! the node keeps running on its other media meanwhile.
 
+pub mod ping;
 pub mod serial;
 pub mod udp;
 
 use std::time::Duration;
+
+/// Milliseconds since `origin` on the core's clock: what the links hand to
+/// the core's rate limiters and echo tracking.
+pub(crate) fn mono_since(origin: actix::clock::Instant) -> hb_core::time::Instant {
+    hb_core::time::Instant::from_millis(
+        u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX),
+    )
+}
 
 /// Restart delay of a failing link: 100 ms doubling to 30 s, reset after a
 /// successful open.

@@ -215,9 +215,7 @@ impl SerialLink {
     }
 
     fn mono(&self) -> hb_core::time::Instant {
-        hb_core::time::Instant::from_millis(
-            u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX),
-        )
+        super::mono_since(self.origin)
     }
 
     /// Tells the threads to end (by dropping [`Io`]); they are reaped by

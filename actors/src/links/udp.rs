@@ -196,9 +196,7 @@ impl UdpLink {
     }
 
     fn mono(&self) -> hb_core::time::Instant {
-        hb_core::time::Instant::from_millis(
-            u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX),
-        )
+        super::mono_since(self.origin)
     }
 
     fn fail(&mut self, ctx: &mut Context<Self>, what: &str, e: &io::Error) {

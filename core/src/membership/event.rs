@@ -145,6 +145,27 @@ pub enum Event {
         /// The message.
         msg: crate::wire::Message,
     },
+    /// A ping node answered after being silent (or for the first time): its
+    /// status is now `ping`.
+    PingUp {
+        /// The ping node (host as written, or group name).
+        node: String,
+    },
+    /// A ping node was silent for `deadping`.
+    PingDead {
+        /// The ping node.
+        node: String,
+    },
+    /// A member of a ping group stopped or started answering (the group lives
+    /// while any member answers).
+    PingMember {
+        /// The group.
+        group: String,
+        /// The member host.
+        member: String,
+        /// Answering again (true) or silent for `deadping` (false).
+        up: bool,
+    },
     /// A retransmission we asked for cannot be had.
     IrretrievablyLost {
         /// The node.
@@ -165,7 +186,9 @@ impl Event {
     /// The priority heartbeat logs this with.
     pub fn level(&self) -> Level {
         match self {
-            Event::NodeDead { .. } | Event::LostPackets { .. } => Level::Warn,
+            Event::NodeDead { .. } | Event::PingDead { .. } | Event::LostPackets { .. } => {
+                Level::Warn
+            }
             Event::LateHeartbeat {
                 beyond_deadtime, ..
             } => {
@@ -196,7 +219,15 @@ impl fmt::Display for Event {
             Event::LinkUp { node, link } => write!(f, "Link {node}:{link} up."),
             Event::LinkDead { node, link } => write!(f, "Link {node}:{link} dead."),
             Event::StatusUpdate { node, status } => write!(f, "Status update for node {node}: status {status}"),
-            Event::NodeDead { node } => write!(f, "node {node}: is dead"),
+            Event::NodeDead { node } | Event::PingDead { node } => write!(f, "node {node}: is dead"),
+            Event::PingUp { node } => write!(f, "Status update for node {node}: status ping"),
+            Event::PingMember { group, member, up: true } => {
+                write!(f, "ping group {group}: member {member} answers")
+            }
+            Event::PingMember { group, member, up: false } => write!(
+                f,
+                "ping group {group}: member {member} does not answer (the group is up while any member answers)"
+            ),
             Event::LateHeartbeat {
                 node,
                 interval_ms,

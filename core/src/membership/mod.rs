@@ -86,8 +86,11 @@ pub struct MembershipConfig {
     pub me: String,
     /// Every cluster node, ourselves included, lower-cased.
     pub nodes: Vec<String>,
-    /// Ping nodes count for `ttl` only (hopfudge + all configured nodes).
-    pub ping_nodes: usize,
+    /// Ping pseudo-nodes (`ping`, `ping6`, `ping_group`): their status is kept
+    /// here from the replies the ping media report (spec §5.1).
+    pub ping: Vec<PingConfig>,
+    /// `deadping`: silence after which a ping node is dead.
+    pub deadping: Duration,
     /// Medium names, indexed by [`LinkId`]: `eth1`, `/dev/ttyS0`.
     pub links: Vec<String>,
     /// `keepalive`.
@@ -108,6 +111,54 @@ pub struct MembershipConfig {
     pub generation: u64,
     /// Seed of the random choices (ACK triggers, retransmission jitter).
     pub seed: u64,
+}
+
+/// A ping pseudo-node: a single host (`ping HOST`), or a group that is up while
+/// any member answers (`ping_group NAME HOST...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PingConfig {
+    /// Its name in the status table: the host as written, or the group name.
+    pub name: String,
+    /// The hosts pinged, as written (one for `ping`).
+    pub members: Vec<String>,
+}
+
+/// A ping node's status: `ping` while it answers, `dead` after `deadping` of silence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PingStatus {
+    /// Configured, never answered.
+    Init,
+    /// Answering (`ping` on the wire and in `cl_status`).
+    Ping,
+    /// Silent for `deadping` (or never answered by `initdead`).
+    Dead,
+}
+
+impl PingStatus {
+    /// The word 3.0.6 prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PingStatus::Init => "init",
+            PingStatus::Ping => "ping",
+            PingStatus::Dead => "dead",
+        }
+    }
+}
+
+/// One ping pseudo-node's state.
+#[derive(Debug, Clone)]
+struct Ping {
+    name: String,
+    status: PingStatus,
+    /// Per member: the last authenticated reply, and whether it counts as answering.
+    members: Vec<(String, Option<Instant>, bool)>,
+}
+
+impl Ping {
+    /// The newest reply of any member: the group lives while any member answers.
+    fn last_reply(&self) -> Option<Instant> {
+        self.members.iter().filter_map(|m| m.1).max()
+    }
 }
 
 /// What the state machine asks the caller to do.
@@ -193,6 +244,8 @@ struct Sent {
 pub struct Membership {
     cfg: MembershipConfig,
     nodes: Vec<Node>,
+    /// Ping pseudo-nodes: never sent to, no sequence numbers, not in live counts.
+    pings: Vec<Ping>,
     me: usize,
     local: NodeStatus,
     started: Instant,
@@ -226,9 +279,19 @@ impl Membership {
             }
         };
         nodes[me].uuid = Some(cfg.uuid.to_vec());
+        let pings = cfg
+            .ping
+            .iter()
+            .map(|p| Ping {
+                name: p.name.clone(),
+                status: PingStatus::Init,
+                members: p.members.iter().map(|h| (h.clone(), None, false)).collect(),
+            })
+            .collect();
         Membership {
             cfg,
             nodes,
+            pings,
             me,
             local: NodeStatus::Init,
             started: now.mono,
@@ -269,6 +332,31 @@ impl Membership {
     /// Our `deadtime` (as configured, or as last reloaded).
     pub fn deadtime(&self) -> Duration {
         self.cfg.deadtime
+    }
+
+    /// A ping node's status (`None` for an unknown name).
+    pub fn ping_status(&self, name: &str) -> Option<PingStatus> {
+        self.pings.iter().find(|p| p.name == name).map(|p| p.status)
+    }
+
+    /// The ping nodes' names, in configuration order.
+    pub fn ping_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.pings.iter().map(|p| p.name.as_str())
+    }
+
+    /// `deadping`.
+    pub fn deadping(&self) -> Duration {
+        self.cfg.deadping
+    }
+
+    /// The other cluster nodes' names.
+    pub fn peer_names(&self) -> impl Iterator<Item = &str> + '_ {
+        let me = self.me;
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| *i != me)
+            .map(|(_, n)| n.name.as_str())
     }
 
     /// How many other cluster nodes are configured.
@@ -316,6 +404,19 @@ impl Membership {
             }
             if let Some(t) = n.seq.held.values().map(|(t, _)| *t).min() {
                 consider(t + self.cfg.deadtime);
+            }
+        }
+        let limit = self.ping_limit();
+        for p in &self.pings {
+            if p.status != PingStatus::Dead {
+                consider(p.last_reply().unwrap_or(self.started) + limit);
+            }
+            if p.members.len() > 1 {
+                for (_, last, up) in &p.members {
+                    if let (Some(last), true) = (last, up) {
+                        consider(*last + limit);
+                    }
+                }
             }
         }
         next
@@ -386,7 +487,94 @@ impl Membership {
             self.request_rexmits(now, i);
             self.give_up_gaps(now, i);
         }
+        self.ping_timeouts(now);
         self.check_comm_up(now);
+    }
+
+    /// An authenticated echo reply arrived from member `member` of ping node
+    /// `ping` (indices into [`MembershipConfig::ping`]). The ping medium checked
+    /// it answers a request of ours; here it only refreshes the pseudo-node.
+    pub fn handle_ping_reply(&mut self, now: Now, ping: usize, member: usize) {
+        let Some(p) = self.pings.get_mut(ping) else {
+            return;
+        };
+        let group = p.members.len() > 1;
+        let Some(m) = p.members.get_mut(member) else {
+            return;
+        };
+        m.1 = Some(now.mono);
+        let member_back = !std::mem::replace(&mut m.2, true);
+        let member_name = m.0.clone();
+        let name = p.name.clone();
+        let came_up = p.status != PingStatus::Ping;
+        p.status = PingStatus::Ping;
+        if came_up {
+            // 3.0.6 feeds the reply to its status handler: the link comes up,
+            // then the status changes.
+            self.notify(Event::LinkUp {
+                node: name.clone(),
+                link: name.clone(),
+            });
+            self.notify(Event::PingUp { node: name.clone() });
+        }
+        if group && member_back {
+            self.notify(Event::PingMember {
+                group: name,
+                member: member_name,
+                up: true,
+            });
+        }
+        self.check_comm_up(now);
+    }
+
+    /// The dead time of ping nodes: `deadping`, or `initdead` before comm-up (as
+    /// for every node, spec §6).
+    fn ping_limit(&self) -> Duration {
+        if self.comm_up {
+            self.cfg.deadping
+        } else {
+            self.cfg.initdead.max(self.cfg.deadping)
+        }
+    }
+
+    /// Ping members and nodes silent for their dead time die.
+    fn ping_timeouts(&mut self, now: Now) {
+        let limit = self.ping_limit();
+        let started = self.started;
+        let mut events = Vec::new();
+        for p in &mut self.pings {
+            let group = p.members.len() > 1;
+            for (member, last, up) in &mut p.members {
+                if let (Some(t), true) = (*last, *up) {
+                    if now.mono >= t + limit {
+                        *up = false;
+                        if group {
+                            events.push(Event::PingMember {
+                                group: p.name.clone(),
+                                member: member.clone(),
+                                up: false,
+                            });
+                        }
+                    }
+                }
+            }
+            if p.status != PingStatus::Dead && now.mono >= p.last_reply().unwrap_or(started) + limit
+            {
+                if p.status == PingStatus::Ping {
+                    events.push(Event::LinkDead {
+                        node: p.name.clone(),
+                        link: p.name.clone(),
+                    });
+                }
+                p.status = PingStatus::Dead;
+                events.push(Event::PingDead {
+                    node: p.name.clone(),
+                });
+            }
+        }
+        for e in events {
+            self.notify(e);
+        }
     }
 
     /// An authenticated message arrived on `link`.
@@ -631,7 +819,8 @@ impl Membership {
             .nodes
             .iter()
             .enumerate()
-            .all(|(i, n)| i == self.me || n.heard || n.status == NodeStatus::Dead);
+            .all(|(i, n)| i == self.me || n.heard || n.status == NodeStatus::Dead)
+            && self.pings.iter().all(|p| p.status != PingStatus::Init);
         if all {
             self.comm_up = true;
             self.notify(Event::CommUp);
@@ -906,7 +1095,7 @@ impl Membership {
         if sequenced {
             m.set_str("ld", &self.load);
         }
-        let ttl = usize::from(self.cfg.hopfudge) + self.nodes.len() + self.cfg.ping_nodes;
+        let ttl = usize::from(self.cfg.hopfudge) + self.nodes.len() + self.pings.len();
         m.set_str("ttl", ttl.to_string());
         if sequenced {
             if self.history.len() >= MAX_HISTORY {

@@ -10,7 +10,8 @@ fn config(me: &str, nodes: &[&str]) -> MembershipConfig {
     MembershipConfig {
         me: me.into(),
         nodes: nodes.iter().map(|s| (*s).to_owned()).collect(),
-        ping_nodes: 0,
+        ping: Vec::new(),
+        deadping: MS(6000),
         links: vec!["eth1".into(), "/dev/ttyS0".into()],
         keepalive: MS(1000),
         deadtime: MS(6000),
@@ -774,4 +775,181 @@ fn new_timing_is_announced_at_once_and_paces_the_next_keepalives() {
         times.extend(sent(&drain(&mut m)).iter().map(|_| t.as_millis()));
     }
     assert_eq!(times, vec![8100, 10_100, 12_100]);
+}
+
+// ---- ping nodes (spec §5.1) ----------------------------------------------------------
+
+/// n1 and n2, with a ping node 192.0.2.254 and a ping group `uplinks` of two
+/// hosts; deadping 3 s. n2 heard at t=0.
+fn with_pings() -> Membership {
+    let mut cfg = config("n1", &["n1", "n2"]);
+    cfg.ping = vec![
+        PingConfig {
+            name: "192.0.2.254".into(),
+            members: vec!["192.0.2.254".into()],
+        },
+        PingConfig {
+            name: "uplinks".into(),
+            members: vec!["192.0.2.1".into(), "192.0.2.2".into()],
+        },
+    ];
+    cfg.deadping = MS(3000);
+    let mut m = Membership::new(cfg, Now::at_millis(0));
+    m.start(Now::at_millis(0));
+    m.handle_message(Now::at_millis(0), 0, status_from("n2", 7, 1, "up"));
+    drain(&mut m);
+    m
+}
+
+/// A reply brings the ping link up and sets status `ping`, with 3.0.6's words;
+/// comm-up waits for the ping nodes too (spec §7).
+#[test]
+fn a_ping_reply_sets_status_ping_and_comm_up_waits_for_ping_nodes() {
+    let mut m = with_pings();
+    assert!(!m.comm_up(), "ping nodes not heard yet");
+    m.handle_ping_reply(Now::at_millis(10), 0, 0);
+    let ev = events(&drain(&mut m));
+    assert_eq!(
+        ev,
+        vec![
+            Event::LinkUp {
+                node: "192.0.2.254".into(),
+                link: "192.0.2.254".into()
+            },
+            Event::PingUp {
+                node: "192.0.2.254".into()
+            },
+        ]
+    );
+    assert_eq!(
+        ev[1].to_string(),
+        "Status update for node 192.0.2.254: status ping"
+    );
+    assert_eq!(ev[0].to_string(), "Link 192.0.2.254:192.0.2.254 up.");
+    m.handle_ping_reply(Now::at_millis(20), 1, 1);
+    let ev = events(&drain(&mut m));
+    assert!(ev.contains(&Event::CommUp), "{ev:?}");
+    assert_eq!(m.ping_status("uplinks"), Some(PingStatus::Ping));
+    assert_eq!(m.peers(), 1, "ping nodes are not cluster peers");
+    // Ping nodes are not sent to, and not in the node list, but count in ttl.
+    let s = sent(&drain(&mut m));
+    assert!(s.iter().all(|m| m.get_str("dest").is_none()));
+}
+
+/// `deadping`: a ping node silent for deadping is dead (`node X: is dead`, WARN).
+#[test]
+fn a_silent_ping_node_dies_after_deadping() {
+    let mut m = with_pings();
+    m.handle_ping_reply(Now::at_millis(0), 0, 0);
+    m.handle_ping_reply(Now::at_millis(0), 1, 0);
+    drain(&mut m);
+    assert!(m.comm_up());
+    m.handle_ping_reply(Now::at_millis(1000), 0, 0);
+    m.handle_ping_reply(Now::at_millis(1000), 1, 0);
+    drain(&mut m);
+    m.handle_timeout(Now::at_millis(3999));
+    assert!(!events(&drain(&mut m))
+        .iter()
+        .any(|e| matches!(e, Event::PingDead { .. })));
+    assert!(m.poll_timeout().is_some_and(|t| t.as_millis() <= 4000));
+    m.handle_timeout(Now::at_millis(4000));
+    let ev = events(&drain(&mut m));
+    let dead = Event::PingDead {
+        node: "192.0.2.254".into(),
+    };
+    assert!(ev.contains(&dead), "{ev:?}");
+    assert_eq!(dead.to_string(), "node 192.0.2.254: is dead");
+    assert_eq!(dead.level(), Level::Warn);
+    assert!(ev.contains(&Event::LinkDead {
+        node: "192.0.2.254".into(),
+        link: "192.0.2.254".into()
+    }));
+    assert_eq!(m.ping_status("192.0.2.254"), Some(PingStatus::Dead));
+    // The peer is not affected.
+    assert_eq!(m.node_status("n2"), Some(NodeStatus::Up));
+    // It comes back with the next reply.
+    m.handle_ping_reply(Now::at_millis(5000), 0, 0);
+    assert!(events(&drain(&mut m)).contains(&Event::PingUp {
+        node: "192.0.2.254".into()
+    }));
+}
+
+/// `ping_group`: the group lives while any member answers; a silent member is
+/// only logged.
+#[test]
+fn a_ping_group_is_up_while_any_member_answers() {
+    let mut m = with_pings();
+    m.handle_ping_reply(Now::at_millis(0), 0, 0);
+    m.handle_ping_reply(Now::at_millis(0), 1, 0);
+    m.handle_ping_reply(Now::at_millis(0), 1, 1);
+    drain(&mut m);
+    // Member 192.0.2.2 goes silent; 192.0.2.1 keeps answering.
+    for t in (1000..=9000).step_by(1000) {
+        m.handle_ping_reply(Now::at_millis(t), 0, 0);
+        m.handle_ping_reply(Now::at_millis(t), 1, 0);
+        m.handle_timeout(Now::at_millis(t));
+    }
+    let ev = events(&drain(&mut m));
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::PingDead { .. })),
+        "{ev:?}"
+    );
+    let silent = Event::PingMember {
+        group: "uplinks".into(),
+        member: "192.0.2.2".into(),
+        up: false,
+    };
+    assert_eq!(ev.iter().filter(|e| **e == silent).count(), 1, "{ev:?}");
+    assert_eq!(m.ping_status("uplinks"), Some(PingStatus::Ping));
+    // Then the other member goes silent too: the group dies after deadping.
+    m.handle_ping_reply(Now::at_millis(10_000), 0, 0);
+    m.handle_timeout(Now::at_millis(12_000));
+    m.handle_ping_reply(Now::at_millis(12_000), 0, 0);
+    m.handle_timeout(Now::at_millis(12_001));
+    let ev = events(&drain(&mut m));
+    assert!(
+        ev.contains(&Event::PingDead {
+            node: "uplinks".into()
+        }),
+        "{ev:?}"
+    );
+    assert_eq!(m.ping_status("192.0.2.254"), Some(PingStatus::Ping));
+}
+
+/// Before comm-up, a ping node that never answers is declared dead at
+/// initdead, like any node, and then lets communication come up.
+#[test]
+fn a_ping_node_never_heard_is_dead_at_initdead() {
+    let mut m = with_pings();
+    m.handle_ping_reply(Now::at_millis(0), 1, 0);
+    drain(&mut m);
+    assert!(!m.comm_up());
+    m.handle_timeout(Now::at_millis(11_999));
+    assert!(!m.comm_up());
+    m.handle_timeout(Now::at_millis(12_000));
+    let ev = events(&drain(&mut m));
+    assert!(ev.contains(&Event::PingDead {
+        node: "192.0.2.254".into()
+    }));
+    assert!(ev.contains(&Event::CommUp));
+}
+
+/// A heartbeat claiming to come from a ping node is refused: only the ping
+/// medium's authenticated replies keep it alive.
+#[test]
+fn a_packet_from_a_ping_node_name_does_not_refresh_it() {
+    let mut m = with_pings();
+    m.handle_message(
+        Now::at_millis(10),
+        0,
+        status_from("192.0.2.254", 1, 1, "ping"),
+    );
+    let ev = events(&drain(&mut m));
+    assert_eq!(
+        ev,
+        vec![Event::BadNode {
+            name: "192.0.2.254".into()
+        }]
+    );
+    assert_eq!(m.ping_status("192.0.2.254"), Some(PingStatus::Init));
 }
