@@ -831,6 +831,14 @@ fn random_run(seed: u64, af: bool) {
 }
 
 fn random_run_with(seed: u64, af: bool, ipfail: bool) {
+    let run = std::panic::catch_unwind(|| random_run_inner(seed, af, ipfail));
+    if let Err(e) = run {
+        eprintln!("seed {seed}, auto_failback {af}, ipfail {ipfail}: rerun with SIM_SEED={seed}");
+        std::panic::resume_unwind(e);
+    }
+}
+
+fn random_run_inner(seed: u64, af: bool, ipfail: bool) {
     let mut s = Sim::build(seed, af, ipfail);
     let mut r = Rng::new(seed ^ 0x5eed);
     s.run_until(3_000);

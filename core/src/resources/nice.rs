@@ -1170,7 +1170,16 @@ impl NiceFailback {
                         format!("{set} HA resource acquisition failed (standby)."),
                     );
                 }
-                self.send(now, standby_msg(self.standby_rsctype, "done"));
+                if self.standby == Standby::Not {
+                    // Cancelled meanwhile (the peer restarted or died): no `done`
+                    // to exchange, but what we acquired is ours, and we say so.
+                    if ok {
+                        self.i_hold = self.i_hold.with(set);
+                    }
+                    self.send_resources(now, self.state == State::Stable, None);
+                } else {
+                    self.send(now, standby_msg(self.standby_rsctype, "done"));
+                }
                 self.take_failed = false;
             }
             Job::ShutdownRelease(held) => {
