@@ -13,6 +13,7 @@ mod ipfail;
 mod links;
 mod load;
 mod logging;
+mod loss;
 mod membership;
 mod panic;
 mod process;
