@@ -9,6 +9,7 @@ mod failover;
 mod faults;
 mod harness;
 mod harness_selftest;
+mod hostile;
 mod ipfail;
 mod links;
 mod load;

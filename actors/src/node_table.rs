@@ -62,6 +62,8 @@ pub struct NodeTable {
     origin: actix::clock::Instant,
     /// Bounds the log lines about packets from unknown nodes.
     bad_node: hb_core::ratelimit::LogLimiter,
+    /// Bounds the log lines about replayed packets (old generations).
+    replays: hb_core::ratelimit::LogLimiter,
     drops: Drops,
     log: Logger,
 }
@@ -86,6 +88,7 @@ impl NodeTable {
             timer: None,
             origin: actix::clock::Instant::now(),
             bad_node: hb_core::ratelimit::LogLimiter::new(Duration::from_secs(10)),
+            replays: hb_core::ratelimit::LogLimiter::new(Duration::from_secs(10)),
             drops: Drops::default(),
             log: log.new(slog::o!("actor" => "node_table")),
         }
@@ -233,6 +236,16 @@ impl NodeTable {
                     return;
                 }
             }
+            // A flood of replayed packets must not flood the log: one line per
+            // 10 s, with the count of those not logged.
+            Event::Replay { .. } => match self.replays.hit(self.now().mono) {
+                None => return,
+                Some(0) => {}
+                Some(more) => {
+                    error!(self.log, "{e} ({more} more since the last report)");
+                    return;
+                }
+            },
             _ => {}
         }
         match e.level() {
