@@ -75,6 +75,33 @@ pub fn node_uuid(dir: &Path) -> anyhow::Result<[u8; 16]> {
 mod tests {
     use super::*;
 
+    /// Files an attacker placed in the state directory are replaced, never
+    /// written through.
+    #[test]
+    fn planted_symlinks_are_replaced_not_followed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious\n").expect("victim");
+        for name in [
+            "hb_generation",
+            "hb_generation.new",
+            "hb_uuid",
+            "hb_uuid.new",
+        ] {
+            std::os::unix::fs::symlink(&victim, dir.path().join(name)).expect("symlink");
+        }
+        next_generation(dir.path(), 100, false).expect("generation");
+        node_uuid(dir.path()).expect("uuid");
+        assert_eq!(
+            std::fs::read_to_string(&victim).expect("read"),
+            "precious\n"
+        );
+        for name in ["hb_generation", "hb_uuid"] {
+            let meta = std::fs::symlink_metadata(dir.path().join(name)).expect("meta");
+            assert!(meta.file_type().is_file(), "{name} is a regular file now");
+        }
+    }
+
     #[test]
     fn generation_starts_from_time_then_increments_in_3_0_6_format() {
         let dir = tempfile::tempdir().expect("tempdir");
