@@ -32,7 +32,7 @@ use std::time::Duration;
 use hb_core::ipfail::{Ipfail, IpfailConfig};
 use hb_core::membership::{Event, Membership, MembershipConfig, NodeStatus, PingConfig};
 use hb_core::node::{Node, Output};
-use hb_core::resources::nice::{Hold, NiceFailback};
+use hb_core::resources::nice::{Hold, NiceFailback, HANDOVER_DELAY};
 use hb_core::time::{Now, Rng};
 use hb_core::wire::Message;
 
@@ -78,6 +78,9 @@ struct Job {
     acquire: bool,
     set: Hold,
     finish: Option<u64>,
+    /// Groups this acquisition starts (not already running here): only these
+    /// can fail to start, and a failure stops only these.
+    fresh: Vec<usize>,
 }
 
 /// A machine: the daemon (when running) and what runs on it.
@@ -93,6 +96,9 @@ struct Host {
     leaving: bool,
     /// The last power loss.
     crashed_at: Option<u64>,
+    /// A start failed here once: its groups may then be offered to the peer
+    /// (the designed way out of a failed start, even with auto_failback off).
+    start_failed: bool,
 }
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -117,6 +123,11 @@ struct Sim {
     rng: Rng,
     /// When the current separation began, if the nodes are separated now.
     separated_since: Option<u64>,
+    /// Percent of packets lost on each medium, at random.
+    loss: u64,
+    /// The last time a node declared the other dead (with loss, a death may
+    /// come while the media work: the partition rules then sort it out).
+    last_death: Option<u64>,
     /// End of the last separation long enough to matter.
     healed_at: Option<u64>,
     /// An operator standby or takeover is allowed to move groups.
@@ -150,6 +161,7 @@ impl Sim {
                 fail_start: false,
                 leaving: false,
                 crashed_at: None,
+                start_failed: false,
             })
             .collect();
         let mut s = Sim {
@@ -162,6 +174,8 @@ impl Sim {
             order: 0,
             rng: Rng::new(seed),
             separated_since: Some(0),
+            loss: 0,
+            last_death: None,
             healed_at: None,
             // ipfail moves groups as an operator's standby does.
             operator: ipfail,
@@ -304,18 +318,25 @@ impl Sim {
                         acquire,
                         set,
                         finish: None,
+                        fresh: Vec::new(),
                     });
+                    let holds = self.hosts[i]
+                        .daemon
+                        .as_ref()
+                        .and_then(Node::resources)
+                        .map_or(Hold::NONE, NiceFailback::holding);
                     self.log(format!(
-                        "{} {} {set}",
+                        "{} {} {set} (then holds {holds})",
                         name(i),
                         if acquire { "acquires" } else { "releases" }
                     ));
                     self.start_job(i);
                 }
                 Output::Event(e) => {
-                    if std::env::var("SIM_VERBOSE").is_ok()
-                        || !matches!(e, Event::Delivered { .. } | Event::Dropped(_))
-                    {
+                    if matches!(e, Event::NodeDead { .. }) {
+                        self.last_death = Some(self.now);
+                    }
+                    if self.verbose || !matches!(e, Event::Delivered { .. } | Event::Dropped(_)) {
                         self.log(format!("{}: {e}", name(i)));
                     }
                 }
@@ -348,6 +369,9 @@ impl Sim {
             if self.cut[link][from][to] {
                 continue;
             }
+            if self.loss > 0 && self.rng.range(0, 99) < self.loss {
+                continue;
+            }
             let at = self.now + 1 + self.rng.range(0, 4);
             self.order += 1;
             self.queue.push(Reverse(Delivery {
@@ -373,8 +397,15 @@ impl Sim {
         job.finish = Some(now + dur);
         let (acquire, set) = (job.acquire, job.set);
         if acquire {
-            for g in groups_of(i, set) {
-                self.hosts[i].active[g] = true;
+            let fresh: Vec<usize> = groups_of(i, set)
+                .into_iter()
+                .filter(|g| !self.hosts[i].active[*g])
+                .collect();
+            for g in &fresh {
+                self.hosts[i].active[*g] = true;
+            }
+            if let Some(job) = self.hosts[i].jobs.front_mut() {
+                job.fresh = fresh;
             }
         }
     }
@@ -384,10 +415,12 @@ impl Sim {
             return;
         };
         let mut ok = true;
-        if job.acquire && std::mem::take(&mut self.hosts[i].fail_start) {
+        // Groups already running are only probed: nothing of them can fail.
+        if job.acquire && !job.fresh.is_empty() && std::mem::take(&mut self.hosts[i].fail_start) {
             ok = false;
-            for g in groups_of(i, job.set) {
-                self.hosts[i].active[g] = false;
+            self.hosts[i].start_failed = true;
+            for g in &job.fresh {
+                self.hosts[i].active[*g] = false;
             }
         }
         if !job.acquire {
@@ -436,7 +469,15 @@ impl Sim {
     }
 
     fn run_until(&mut self, end: u64) {
+        let mut same_instant = 0;
         while let Some(t) = self.next_event().filter(|t| *t <= end) {
+            same_instant = if t <= self.now { same_instant + 1 } else { 0 };
+            assert!(
+                same_instant < 10_000,
+                "a timer that never moves: the simulation spins at {} ms\n{}",
+                self.now,
+                self.dump()
+            );
             self.now = self.now.max(t);
             self.step();
         }
@@ -558,8 +599,7 @@ impl Sim {
     fn check(&self) {
         for g in 0..2 {
             if self.hosts[0].active[g] && self.hosts[1].active[g] {
-                let excused = self.separated_since.is_some()
-                    || self.healed_at.is_some_and(|t| self.now <= t + HEAL_WINDOW);
+                let excused = self.separated_since.is_some() || self.just_separated();
                 assert!(
                     excused,
                     "group {g} active on both nodes, which hear each other\n{}",
@@ -569,11 +609,22 @@ impl Sim {
         }
     }
 
+    /// Whether the nodes were separated (or one declared the other dead) so
+    /// recently that the partition rules may still be at work.
+    fn just_separated(&self) -> bool {
+        self.healed_at.is_some_and(|t| self.now <= t + HEAL_WINDOW)
+            || self
+                .last_death
+                .is_some_and(|t| self.now <= t + DEADTIME + HEAL_WINDOW)
+    }
+
     /// Invariant 4: node `i` decides to acquire group `g`.
     fn check_acquire(&self, i: usize, g: usize) {
         let j = 1 - i;
-        // A node on the other side of a partition is not known to hold anything.
-        if !self.hosts[j].active[g] || !self.can_hear() {
+        // A node on the other side of a partition is not known to hold anything,
+        // and right after one, messages from before it (a standby's `done`) may
+        // still arrive: the partition rules sort out what follows.
+        if !self.hosts[j].active[g] || !self.can_hear() || self.just_separated() {
             return;
         }
         let alive = self.hosts[i]
@@ -595,7 +646,8 @@ impl Sim {
     /// until a power loss less than a dead time ago, which `i` cannot know yet).
     fn check_release(&self, i: usize, g: usize) {
         let moves = self.hosts[i].active[g];
-        if !moves || self.auto_failback || self.operator || self.hosts[i].leaving {
+        let failed_here = self.hosts[i].start_failed;
+        if !moves || self.auto_failback || self.operator || self.hosts[i].leaving || failed_here {
             return;
         }
         let other = &self.hosts[1 - i];
@@ -841,11 +893,13 @@ fn random_run_with(seed: u64, af: bool, ipfail: bool) {
 fn random_run_inner(seed: u64, af: bool, ipfail: bool) {
     let mut s = Sim::build(seed, af, ipfail);
     let mut r = Rng::new(seed ^ 0x5eed);
+    s.loss = [0, 0, 10, 30][r.range(0, 3) as usize];
+    s.log(format!("{}% packet loss per medium", s.loss));
     s.run_until(3_000);
     for _ in 0..25 {
         let pause = r.range(100, 4_000);
         s.run_until(s.now + pause);
-        match r.range(0, 9) {
+        match r.range(0, 9 + 1) {
             0 | 1 => {
                 let (l, f) = (
                     r.range(0, LINKS as u64 - 1) as usize,
@@ -886,6 +940,12 @@ fn random_run_inner(seed: u64, af: bool, ipfail: bool) {
                 let set = [Hold::ALL, Hold::LOCAL, Hold::FOREIGN][r.range(0, 2) as usize];
                 s.standby(r.range(0, 1) as usize, set);
             }
+            9 => {
+                // The next acquisition on this node fails (a start script).
+                let i = r.range(0, 1) as usize;
+                s.hosts[i].fail_start = true;
+                s.log(format!("{}: the next start fails", name(i)));
+            }
             _ => {}
         }
     }
@@ -900,6 +960,11 @@ fn random_run_inner(seed: u64, af: bool, ipfail: bool) {
         }
     }
     s.run_until(s.now + 2 * QUIET);
+    if s.hosts.iter().any(|h| h.start_failed) {
+        // A group that failed to start is offered to the other node 30 s later;
+        // one that failed on both nodes in turn needs two such rounds.
+        s.run_until(s.now + 2 * HANDOVER_DELAY.as_millis() as u64 + QUIET);
+    }
     s.check_settled();
 }
 

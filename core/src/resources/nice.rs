@@ -226,6 +226,9 @@ pub struct NiceFailback {
     gave: Option<Hold>,
     /// What a peer's `done` means after our side of a standby ended early.
     late_done: Option<LateDone>,
+    /// The peer's reports say it follows the partition rule (it is one of ours,
+    /// not a 3.0.6 that restarts after a heal).
+    peer_resolves: bool,
     /// While starting without the peer's report: when to announce `starting`
     /// again (the answer can be lost for good when it was sent just before the
     /// first packet we ever got from the peer, which no retransmission covers).
@@ -248,6 +251,9 @@ fn resource_msg(hold: Hold, stable: bool, info: Option<&str>) -> Message {
     if let Some(info) = info {
         m.push_str("info", info);
     }
+    // Ours, not 3.0.6's (which ignores it): this node answers a healed partition
+    // with its own report instead of restarting.
+    m.push_str("partition_rule", "1");
     m
 }
 
@@ -280,6 +286,7 @@ impl NiceFailback {
             last_report: None,
             gave: None,
             late_done: None,
+            peer_resolves: false,
             starting_retry_at: None,
             jobs: VecDeque::new(),
             announced: false,
@@ -446,7 +453,12 @@ impl NiceFailback {
             }
             _ => {}
         }
-        self.standby_expiry(now);
+        let _ = self.standby_expiry(now);
+        // Only a report tells what the peer holds now.
+        if !from_us && msg.get_str("t") == Some("resource") && msg.get_str("isstable") == Some("1")
+        {
+            self.take_orphans();
+        }
     }
 
     fn on_starting(&mut self, now: Now) {
@@ -488,6 +500,9 @@ impl NiceFailback {
         };
         let full = msg.get_str("rtype") == Some("full");
         if !from_us {
+            if msg.get_str("partition_rule").is_some() {
+                self.peer_resolves = true;
+            }
             let stamp = (
                 msg.get_hex("hg").unwrap_or(0),
                 msg.get_hex("seq").unwrap_or(0),
@@ -643,7 +658,17 @@ impl NiceFailback {
             self.send_resources(now, true, None);
         }
         if let Some((t, set)) = self.handover {
-            if now.mono >= t && !self.shutting_down {
+            let busy = self.standby != Standby::Not
+                || self.standby_deadline.is_some()
+                || self.state != State::Stable
+                || !self.jobs.is_empty();
+            if now.mono >= t && self.shutting_down {
+                // Leaving: nobody to offer them to from here.
+                self.handover = None;
+            } else if now.mono >= t && busy {
+                // A standby would be ignored now: offer them once things settle.
+                self.handover = Some((now.mono + FAILBACK_RETRY, set));
+            } else if now.mono >= t {
                 self.handover = None;
                 self.log(
                     Level::Warn,
@@ -657,7 +682,15 @@ impl NiceFailback {
             self.perform_auto_failback(now);
         }
         if let Some(h) = self.heal.as_mut() {
-            if h.reply_by.is_some_and(|t| now.mono >= t) {
+            if h.reply_by.is_some_and(|t| now.mono >= t) && self.peer_resolves {
+                // One of ours that cannot hear us yet (a one-sided heal): it
+                // reports when it does; assume nothing meanwhile.
+                h.reply_by = None;
+                self.log(
+                    Level::Info,
+                    "No partition report from the other node yet: it reports once it hears us.",
+                );
+            } else if h.reply_by.is_some_and(|t| now.mono >= t) {
                 h.reply_by = None;
                 h.kept = h.kept.with(self.i_hold.and(Hold::LOCAL));
                 let kept = h.kept;
@@ -671,7 +704,9 @@ impl NiceFailback {
                 self.resolve_double_holding();
             }
         }
-        self.standby_expiry(now);
+        if self.standby_expiry(now) {
+            self.take_orphans();
+        }
     }
 
     /// The peer was declared dead but speaks again with the same generation: a
@@ -783,7 +818,8 @@ impl NiceFailback {
         }
     }
 
-    fn standby_expiry(&mut self, now: Now) {
+    /// Ends a standby whose time is up; true if it did.
+    fn standby_expiry(&mut self, now: Now) -> bool {
         if self.standby_deadline.is_some_and(|t| now.mono >= t) {
             self.standby_deadline = None;
             self.other_is_stable = true;
@@ -798,7 +834,9 @@ impl NiceFailback {
                     "No reply to standby request.  Standby request cancelled."
                 },
             );
+            return true;
         }
+        false
     }
 
     fn perform_auto_failback(&mut self, now: Now) {
@@ -824,8 +862,39 @@ impl NiceFailback {
         self.send(now, standby_msg(Hold::FOREIGN, "me"));
     }
 
+    /// Our own groups held by nobody while both sides are settled (a handover
+    /// that found no taker, a standby cut short by a restart): take them again
+    /// here. The peer does the same for its own.
+    fn take_orphans(&mut self) {
+        let settled = self.state == State::Stable
+            && self.other_is_stable
+            && self.standby == Standby::Not
+            && self.standby_deadline.is_none()
+            && self.jobs.is_empty()
+            && self.heal.is_none()
+            && self.handover.is_none()
+            && !self.shutting_down;
+        if settled && !self.i_hold.has(Hold::LOCAL) && !self.other_holds.has(Hold::FOREIGN) {
+            self.log(
+                Level::Warn,
+                "Nobody holds our resource groups: acquiring them.",
+            );
+            self.req_our_resources(true);
+        }
+    }
+
     /// `heartbeat standby [all|local|foreign]`: give up `set` to the peer.
     pub fn standby(&mut self, now: Now, set: Hold) {
+        // What the peer already holds needs no handing over (and "taking" it
+        // again would only disturb it there).
+        let give = set.without(self.other_holds.mirror());
+        if give.is_none() {
+            self.log(
+                Level::Info,
+                format!("standby [{set}]: the other node already holds those resource groups."),
+            );
+            return;
+        }
         self.standby_rsctype = set;
         self.send(now, standby_msg(set, "me"));
     }
@@ -1093,6 +1162,16 @@ impl NiceFailback {
         let Some(job) = self.jobs.pop_front() else {
             return;
         };
+        // A set that failed here earlier and now started: no need to offer it.
+        let acquired = match job {
+            Job::TakeLocal => Hold::LOCAL,
+            Job::MachDown => Hold::FOREIGN,
+            Job::TakeOver(set) => set,
+            _ => Hold::NONE,
+        };
+        if ok && self.handover.is_some_and(|(_, set)| acquired.has(set)) {
+            self.handover = None;
+        }
         match job {
             Job::TakeLocal => {
                 if !ok {

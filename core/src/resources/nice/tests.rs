@@ -335,7 +335,8 @@ fn graceful_shutdown_hands_everything_to_the_peer() {
     assert!(s
         .sent(1)
         .iter()
-        .any(|m| m == "t=resource rsc_hold=none rtype=full isstable=0 info=shutdown"));
+        .any(|m| m
+            == "t=resource rsc_hold=none rtype=full isstable=0 info=shutdown partition_rule=1"));
     // A's shutdone reaches B (the membership layer reports it).
     s.a_up = false;
     let now = s.at();
@@ -578,10 +579,9 @@ fn a_stop_whose_release_fails_keeps_the_node_in() {
     assert_eq!(s.world.owner, [1, 2]);
     assert_eq!(s.a.holding(), Hold::LOCAL);
     assert_eq!(s.a.state(), State::Stable);
-    assert!(s
-        .sent(1)
-        .iter()
-        .any(|m| m == "t=resource rsc_hold=local rtype=full isstable=1 info=shutdown_failed"));
+    assert!(s.sent(1).iter().any(|m| {
+        m == "t=resource rsc_hold=local rtype=full isstable=1 info=shutdown_failed partition_rule=1"
+    }));
     let now = s.at();
     assert!(s.a.shutdown(now));
     s.settle();
