@@ -110,6 +110,14 @@ fn harness_nodes_are_separate_machines_on_their_nets() {
         "-c",
         "setsid sleep 1001 >/dev/null 2>&1 < /dev/null &",
     ]);
+    // `setsid` forks and executes `sleep` in the background: wait until it has
+    // (killing it while still `setsid` would test nothing and name the wrong program).
+    wait_until("the detached sleep to run", PATIENCE, || {
+        n1.processes()
+            .iter()
+            .any(|p| p.cmdline == "sleep 1001")
+            .then_some(())
+    });
     let killed = n1.kill_all();
     assert!(
         killed.iter().any(|p| p.cmdline == "sleep 1001"),
