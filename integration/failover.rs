@@ -31,7 +31,7 @@ exit 0
 /// The ha.cf of two of our nodes.
 const HA_CF: &str = "logfile /var/log/ha-log\nkeepalive 200ms\nwarntime 500ms\ndeadtime 1\ninitdead 10\nbcast eth1\nauto_failback on\nnode n1 n2\n";
 
-fn setup(node: &Node) {
+pub(crate) fn setup(node: &Node) {
     node.write_file("/etc/ha.d/ha.cf", HA_CF, 0o644);
     node.write_file(
         "/etc/ha.d/haresources",
