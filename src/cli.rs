@@ -36,6 +36,7 @@ Examples:
   heartbeat status                            is it running? (LSB exit codes: 0, 1, 3, 4)
   heartbeat stop                              release the groups, tell the other nodes, exit
   heartbeat explain --since 10m               what happened in the last 10 minutes, and why
+  heartbeat demo                              a two-node failover in namespaces, measured (root)
   heartbeat check-config                      validate /etc/ha.d and print it normalized
   heartbeat check-config -c cluster.toml      validate a TOML configuration
   heartbeat convert-config -o cluster.toml    turn /etc/ha.d into one TOML file
@@ -177,6 +178,11 @@ pub enum Command {
         #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
         state_dir: PathBuf,
     },
+    /// A live demonstration on this machine (as root): two nodes in network
+    /// namespaces serve a tiny web site on 192.0.2.50; the owner loses its power;
+    /// a client measures the outage; the survivor explains what happened. Then
+    /// everything is removed (also on an error or Ctrl-C). Takes under a minute.
+    Demo,
     /// Decode captured heartbeat packets (UDP payloads, e.g. saved from tcpdump),
     /// verify their authentication and print their fields.
     ///

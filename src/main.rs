@@ -6,6 +6,7 @@
 
 mod cli;
 mod daemon;
+mod demo;
 mod explain;
 mod inspect;
 mod logging;
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
         } => convert_config(&config, output.as_deref(), force),
         Command::Inspect { authkeys, packets } => inspect(&authkeys, &packets),
         Command::Explain { since, state_dir } => explain::run(&state_dir, since.as_deref()),
+        Command::Demo => demo::run(),
     };
     match result {
         Ok(code) => code,
