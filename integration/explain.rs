@@ -2,7 +2,7 @@
 //! survivor's timeline names the death with the silence and dead time it was
 //! decided on, and the takeover with its cause and script times.
 
-use crate::failover::{responder, setup, start, wait_answer, BIN, LONG};
+use crate::failover::{serving_pair, wait_answer, BIN, LONG};
 use crate::harness::{wait_until, Cluster, Topology};
 
 /// The number after `prefix` in `text`.
@@ -21,14 +21,7 @@ fn number_after(text: &str, prefix: &str) -> u64 {
 fn explain_on_the_survivor_tells_the_death_and_the_takeover() {
     let cluster = Cluster::new(&["n1", "n2"], Topology::private_and_public().with_client());
     let (n1, n2, client) = (cluster.node("n1"), cluster.node("n2"), cluster.client());
-    let mut responders = Vec::new();
-    for node in [n1, n2] {
-        setup(node);
-        responders.push(responder(node));
-    }
-    let _d1 = start(n1);
-    let _d2 = start(n2);
-    wait_answer(client, "n1", [n1, n2]);
+    let (_responders, _d1, _d2) = serving_pair(n1, n2, client);
 
     // Power loss on n1.
     n1.kill_all();
