@@ -187,21 +187,32 @@ pub(crate) fn count(node: &Node) -> usize {
         .count()
 }
 
-#[test]
-fn the_seed_group_fails_over_fails_back_and_follows_a_graceful_stop() {
-    let cluster = Cluster::new(&["n1", "n2"], Topology::private_and_public().with_client());
-    let (n1, n2, client) = (cluster.node("n1"), cluster.node("n2"), cluster.client());
+/// The seed's group on both nodes, a responder on each, both daemons
+/// started, and n1 serving after the start-up exchange. Returns the
+/// responders and the two daemons.
+pub(crate) fn serving_pair(
+    n1: &Node,
+    n2: &Node,
+    client: &Node,
+) -> (Vec<Spawned>, Spawned, Spawned) {
     let mut responders = Vec::new();
     for node in [n1, n2] {
         setup(node);
         // A responder on every node: whoever holds the address answers with its name.
         responders.push(responder(node));
     }
-    let _d1 = start(n1);
+    let d1 = start(n1);
     let d2 = start(n2);
-
-    // n1 takes its group after the start-up exchange.
     wait_answer(client, "n1", [n1, n2]);
+    (responders, d1, d2)
+}
+
+#[test]
+fn the_seed_group_fails_over_fails_back_and_follows_a_graceful_stop() {
+    let cluster = Cluster::new(&["n1", "n2"], Topology::private_and_public().with_client());
+    let (n1, n2, client) = (cluster.node("n1"), cluster.node("n2"), cluster.client());
+    // n1 takes its group after the start-up exchange.
+    let (mut responders, _d1, d2) = serving_pair(n1, n2, client);
     expect_calls(
         n1,
         0,

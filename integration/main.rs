@@ -5,6 +5,7 @@
 mod cli;
 mod daemon;
 mod demo;
+mod explain;
 mod failover;
 mod faults;
 mod harness;

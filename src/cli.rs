@@ -11,6 +11,9 @@ pub const DEFAULT_RUN_DIR: &str = "/run/heartbeat";
 /// The daemon's pid file, where 3.0.6 keeps it (spec §12.4).
 pub const DEFAULT_PID_FILE: &str = "/var/run/heartbeat.pid";
 
+/// The daemon's state directory (generation, UUID, event journal).
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/heartbeat";
+
 /// How long `heartbeat stop` waits by default, in seconds: a graceful stop
 /// releases every resource group, each script with its own timeout.
 pub const DEFAULT_STOP_TIMEOUT: u64 = 120;
@@ -32,6 +35,8 @@ Examples:
   heartbeat start                             check /etc/ha.d, start the daemon in the background
   heartbeat status                            is it running? (LSB exit codes: 0, 1, 3, 4)
   heartbeat stop                              release the groups, tell the other nodes, exit
+  heartbeat explain --since 10m               what happened in the last 10 minutes, and why
+  heartbeat demo                              a two-node failover in namespaces, measured (root)
   heartbeat check-config                      validate /etc/ha.d and print it normalized
   heartbeat check-config -c cluster.toml      validate a TOML configuration
   heartbeat convert-config -o cluster.toml    turn /etc/ha.d into one TOML file
@@ -158,6 +163,26 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Tell what happened, and why, from this node's event journal: deaths with
+    /// the silence and dead time they were decided on, takeovers with their cause
+    /// and script times, standby, failback, reloads.
+    ///
+    /// The journal is STATE_DIR/journal (and its rotated journal.1 ... journal.3),
+    /// which the daemon writes. Only this node's journal is read.
+    Explain {
+        /// Only what happened since then: HH:MM[:SS] (today), YYYY-MM-DD[ HH:MM[:SS]],
+        /// or a duration ago (90s, 10m, 2h, 1d).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// The daemon's state directory (where the journal is).
+        #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
+        state_dir: PathBuf,
+    },
+    /// A live demonstration on this machine (as root): two nodes in network
+    /// namespaces serve a tiny web site on 192.0.2.50; the owner loses its power;
+    /// a client measures the outage; the survivor explains what happened. Then
+    /// everything is removed (also on an error or Ctrl-C). Takes under a minute.
+    Demo,
     /// Decode captured heartbeat packets (UDP payloads, e.g. saved from tcpdump),
     /// verify their authentication and print their fields.
     ///
@@ -187,8 +212,8 @@ pub struct DaemonArgs {
     /// This node's name (default: `uname -n`, lower-cased, or /etc/ha.d/nodeinfo).
     #[arg(long, value_name = "NAME")]
     pub node_name: Option<String>,
-    /// Where the heartbeat generation and node UUID are kept.
-    #[arg(long, value_name = "DIR", default_value = "/var/lib/heartbeat")]
+    /// Where the heartbeat generation, node UUID and event journal are kept.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
     /// Where the control socket lives.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_RUN_DIR)]

@@ -11,6 +11,8 @@
 //! * `queue`: the queue between callers and the writer, and its overflow policy.
 //! * `sinks`: log files (`O_NOFOLLOW`, mode 0640, reopen), standard error, syslog.
 //! * `writer`: the writer thread.
+//! * `journal`: the event journal, a sink of its own (records with a `kind`
+//!   key, as JSON lines in the state directory) with its own thread.
 //!
 //! # Logging never blocks the heartbeat path
 //!
@@ -56,6 +58,7 @@
 //! once it works; a restarted syslog daemon is reconnected at the next line.
 
 mod format;
+pub mod journal;
 mod queue;
 mod sinks;
 mod writer;
@@ -98,6 +101,8 @@ pub struct Root {
 #[derive(Clone)]
 pub struct LogHandle {
     queue: Arc<Queue>,
+    /// The event journal, when there is one.
+    journal: Option<Arc<journal::Journal>>,
 }
 
 impl LogHandle {
@@ -112,9 +117,22 @@ impl LogHandle {
     /// written. Returns false if the writer did not get there in time (a
     /// stalled disk); the lines still wait in the queue.
     pub fn flush(&self, timeout: Duration) -> bool {
+        let start = Instant::now();
         let ticket = Arc::new(Ticket::default());
         self.queue.control(Item::Flush(Arc::clone(&ticket)));
-        ticket.wait(timeout)
+        let logs = ticket.wait(timeout);
+        let journal = self
+            .journal
+            .as_ref()
+            .is_none_or(|j| j.flush(timeout.saturating_sub(start.elapsed())));
+        logs && journal
+    }
+
+    /// Stamps later journal entries with the heartbeat generation.
+    pub fn set_generation(&self, gen: u64) {
+        if let Some(j) = &self.journal {
+            j.set_generation(gen);
+        }
     }
 
     /// Lines dropped since the start (the writer fell behind).
@@ -134,6 +152,8 @@ pub(crate) struct Setup {
     pub syslog: Option<SyslogSetup>,
     pub limits: Limits,
     pub rotation_check: Duration,
+    /// The event journal's file, and how large it may grow.
+    pub journal: Option<(PathBuf, journal::Limits)>,
 }
 
 pub(crate) struct SyslogSetup {
@@ -148,8 +168,13 @@ pub(crate) struct SyslogSetup {
 }
 
 /// Builds the root logger from ha.cf's logging directives. `/dev/null` as a
-/// file means no file, as in cluster-glue.
-pub fn root(host: &str, cfg: &hb_conf::model::Logging) -> std::io::Result<Root> {
+/// file means no file, as in cluster-glue. With `journal` (a path), the
+/// records that carry a `kind` also go to the event journal there.
+pub fn root(
+    host: &str,
+    cfg: &hb_conf::model::Logging,
+    journal: Option<PathBuf>,
+) -> std::io::Result<Root> {
     let mut problems = Vec::new();
     let mut files = Vec::new();
     for (path, debug) in [(&cfg.logfile, false), (&cfg.debugfile, true)] {
@@ -185,6 +210,7 @@ pub fn root(host: &str, cfg: &hb_conf::model::Logging) -> std::io::Result<Root> 
         syslog,
         limits: Limits::DAEMON,
         rotation_check: writer::ROTATION_CHECK,
+        journal: journal.map(|p| (p, journal::Limits::DAEMON)),
     };
     let mut root = build(setup)?;
     problems.append(&mut root.problems);
@@ -224,13 +250,35 @@ pub(crate) fn build(setup: Setup) -> std::io::Result<Root> {
     std::thread::Builder::new()
         .name("heartbeat-log".into())
         .spawn(move || writer.run())?;
+    let journal = match setup.journal {
+        Some((path, limits)) => {
+            let q = Arc::clone(&queue);
+            let report: journal::Report = Box::new(move |level, msg| {
+                q.push(Line {
+                    time: chrono::Local::now(),
+                    level,
+                    msg,
+                    fields: String::new(),
+                    class: Class::Vital,
+                });
+            });
+            Some(journal::Journal::start(
+                path,
+                limits,
+                journal::QUEUE_LIMIT,
+                report,
+            )?)
+        }
+        None => None,
+    };
     let drain = HaDrain {
         queue: Arc::clone(&queue),
         debug_wanted,
+        journal: journal.clone(),
     };
     Ok(Root {
         log: Logger::root(drain.fuse(), o!()),
-        handle: LogHandle { queue },
+        handle: LogHandle { queue, journal },
         problems,
     })
 }
@@ -240,12 +288,17 @@ struct HaDrain {
     queue: Arc<Queue>,
     /// Some sink takes debug lines; if none does, they are not even formatted.
     debug_wanted: bool,
+    /// Gets every record first, and keeps those with a `kind`.
+    journal: Option<Arc<journal::Journal>>,
 }
 
 impl Drop for HaDrain {
-    /// The last logger is gone: the writer writes what is left, then ends.
+    /// The last logger is gone: the writers write what is left, then end.
     fn drop(&mut self) {
         self.queue.close();
+        if let Some(j) = &self.journal {
+            j.close();
+        }
     }
 }
 
@@ -289,6 +342,10 @@ impl Drain for HaDrain {
 
     fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
         let level = record.level();
+        // The journal keeps debug records too (a script's success is one).
+        if let Some(j) = &self.journal {
+            j.record(record, values);
+        }
         if !level.is_at_least(Level::Info) && !self.debug_wanted {
             return Ok(());
         }

@@ -6,6 +6,8 @@
 
 mod cli;
 mod daemon;
+mod demo;
+mod explain;
 mod inspect;
 mod logging;
 mod panic;
@@ -52,6 +54,8 @@ fn main() -> ExitCode {
             force,
         } => convert_config(&config, output.as_deref(), force),
         Command::Inspect { authkeys, packets } => inspect(&authkeys, &packets),
+        Command::Explain { since, state_dir } => explain::run(&state_dir, since.as_deref()),
+        Command::Demo => demo::run(),
     };
     match result {
         Ok(code) => code,

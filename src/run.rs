@@ -206,8 +206,9 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<std::process::ExitCode> {
         }
     };
     let config = loaded.config;
-    let logging =
-        crate::logging::root(&me, &config.logging).context("starting the log writer thread")?;
+    let journal = opts.state_dir.join(crate::logging::journal::FILE_NAME);
+    let logging = crate::logging::root(&me, &config.logging, Some(journal))
+        .context("starting the log writer thread")?;
     let log = logging.log.clone();
     crate::panic::install(me.clone(), config.logging.logfile.clone());
     let result = run_with(opts, &me, &config, &loaded.warnings, &logging, &log);
@@ -219,6 +220,11 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<std::process::ExitCode> {
         eprintln!("heartbeat: the last log lines were not written within {LOG_FLUSH_AT_EXIT:?}");
     }
     result
+}
+
+/// Milliseconds, for the journal's fields.
+fn ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// How long the end of `run` waits for the log writer.
@@ -257,7 +263,16 @@ fn run_with(
     if let Some(note) = note {
         warn!(log, "{note}");
     }
-    info!(log, "Heartbeat generation: {generation}");
+    logging.handle.set_generation(generation);
+    info!(log, "Heartbeat generation: {generation}";
+        "kind" => "start",
+        "node" => me,
+        "keepalive_ms" => ms(config.timing.keepalive),
+        "deadtime_ms" => ms(config.timing.deadtime),
+        "warntime_ms" => ms(config.timing.warntime),
+        "initdead_ms" => ms(config.timing.initdead),
+        "auto_failback" => format!("{:?}", config.auto_failback).to_ascii_lowercase(),
+        "groups" => config.resources.iter().map(|g| g.key()).collect::<Vec<_>>().join(" "));
     let uuid = crate::state::node_uuid(opts.state_dir)?;
 
     let specs = udp_plan(config, &own_addresses())?;
@@ -508,7 +523,8 @@ fn run_with(
             info!(
                 log2,
                 "Heartbeat shutdown in progress. ({})",
-                std::process::id()
+                std::process::id();
+                "kind" => "shutdown"
             );
             // As 3.0.6: the clients first, in reverse order, one after another.
             if !std::mem::replace(&mut clients_stopped, true) {
@@ -532,7 +548,7 @@ fn run_with(
         if let Some(feeder) = &feeder {
             let _ = feeder.send(MagicClose).await;
         }
-        info!(log2, "{} Heartbeat shutdown complete.", std::process::id());
+        info!(log2, "{} Heartbeat shutdown complete.", std::process::id(); "kind" => "stopped");
         std::process::ExitCode::SUCCESS
     });
     Ok(code)
@@ -646,7 +662,8 @@ impl Reloadable<'_> {
                     e.diagnostics
                         .iter()
                         .filter(|d| d.severity == hb_conf::Severity::Error)
-                        .count()
+                        .count();
+                    "kind" => "reload", "result" => "refused"
                 );
                 for d in &e.diagnostics {
                     error!(log, "reload: {}", d.to_string().replace('\n', " "));
@@ -664,7 +681,9 @@ impl Reloadable<'_> {
             });
             info!(
                 log,
-                "reload: applied keepalive {keepalive:?}, deadtime {deadtime:?}, warntime {warntime:?}"
+                "reload: applied keepalive {keepalive:?}, deadtime {deadtime:?}, warntime {warntime:?}";
+                "kind" => "reload", "result" => "applied",
+                "keepalive_ms" => ms(keepalive), "deadtime_ms" => ms(deadtime), "warntime_ms" => ms(warntime)
             );
             self.running.timing.keepalive = keepalive;
             self.running.timing.deadtime = deadtime;
@@ -673,17 +692,18 @@ impl Reloadable<'_> {
         if plan.keys {
             self.keys.set(new.authkeys.clone());
             self.running.authkeys = new.authkeys;
-            info!(log, "reload: applied the new authkeys");
+            info!(log, "reload: applied the new authkeys"; "kind" => "reload", "result" => "applied", "authkeys" => true);
         }
         if !plan.needs_restart.is_empty() {
             warn!(
                 log,
                 "reload: not applied, takes effect at the next start: {}",
-                plan.needs_restart.join("; ")
+                plan.needs_restart.join("; ");
+                "kind" => "reload", "result" => "not_applied"
             );
         }
         if plan.timing.is_none() && !plan.keys && plan.needs_restart.is_empty() {
-            info!(log, "reload: the configuration is unchanged");
+            info!(log, "reload: the configuration is unchanged"; "kind" => "reload", "result" => "unchanged");
         }
     }
 }

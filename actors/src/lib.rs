@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! * [`control`]: the local control socket (`standby`, `takeover`).
+//! * [`journal`]: the facts behind log lines, as key-values for the event journal.
 //! * [`messages`]: every message between actors, grouped by receiver.
 //! * [`links`]: one actor per heartbeat medium (UDP: bcast, ucast, mcast; serial).
 //! * [`node_table`]: owns the membership and resource-ownership state machines;
@@ -14,6 +15,7 @@
 
 pub mod control;
 pub mod ipaddr;
+pub mod journal;
 pub mod keys;
 pub mod links;
 pub mod messages;

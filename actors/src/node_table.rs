@@ -140,11 +140,12 @@ impl NodeTable {
                         error!(self.log, "the resource manager is not taking work: {set} groups not announced again");
                     }
                 }
+                // The resource protocol's and ipfail's decisions, in their words.
                 Output::Log(level, text) => match level {
-                    Level::Crit => crit!(self.log, "{text}"),
-                    Level::Error => error!(self.log, "{text}"),
-                    Level::Warn => warn!(self.log, "{text}"),
-                    Level::Info | Level::Notice => info!(self.log, "{text}"),
+                    Level::Crit => crit!(self.log, "{text}"; "kind" => "decision"),
+                    Level::Error => error!(self.log, "{text}"; "kind" => "decision"),
+                    Level::Warn => warn!(self.log, "{text}"; "kind" => "decision"),
+                    Level::Info | Level::Notice => info!(self.log, "{text}"; "kind" => "decision"),
                     Level::Debug => debug!(self.log, "{text}"),
                 },
                 // The shutdown notice is in the links' mailboxes.
@@ -218,6 +219,20 @@ impl NodeTable {
         }
     }
 
+    /// An operator's `heartbeat standby|takeover SET`, carried out and journaled.
+    fn requested(
+        &mut self,
+        kind: &'static str,
+        set: hb_core::resources::nice::Hold,
+        run: impl FnOnce(&mut Node) -> Result<(), hb_core::node::Refused>,
+    ) -> Result<(), hb_core::node::Refused> {
+        let result = run(&mut self.core);
+        let refused = result.as_ref().err().map(ToString::to_string);
+        info!(self.log, "heartbeat {kind} {set} requested{}", refused.as_deref().map_or(String::new(), |r| format!(": refused, {r}"));
+            "kind" => kind, "set" => set.as_str(), "refused" => refused.is_some());
+        result
+    }
+
     fn log_event(&mut self, e: &Event) {
         match e {
             Event::Dropped(reason) => {
@@ -248,12 +263,14 @@ impl NodeTable {
             },
             _ => {}
         }
+        // What the journal keeps of it (see crate::journal).
+        let facts = crate::journal::event(e, self.core.membership(), self.now().mono);
         match e.level() {
-            Level::Crit => crit!(self.log, "{e}"),
-            Level::Error => error!(self.log, "{e}"),
-            Level::Warn => warn!(self.log, "{e}"),
-            Level::Info | Level::Notice => info!(self.log, "{e}"),
-            Level::Debug => debug!(self.log, "{e}"),
+            Level::Crit => crit!(self.log, "{e}"; facts),
+            Level::Error => error!(self.log, "{e}"; facts),
+            Level::Warn => warn!(self.log, "{e}"; facts),
+            Level::Info | Level::Notice => info!(self.log, "{e}"; facts),
+            Level::Debug => debug!(self.log, "{e}"; facts),
         }
     }
 }
@@ -352,8 +369,10 @@ impl Handler<ControlRequest> for NodeTable {
     fn handle(&mut self, req: ControlRequest, ctx: &mut Context<Self>) -> Result<(), String> {
         let now = self.now();
         let result = match req {
-            ControlRequest::Standby(set) => self.core.standby(now, set),
-            ControlRequest::Takeover(set) => self.core.takeover(now, set),
+            ControlRequest::Standby(set) => self.requested("standby", set, |c| c.standby(now, set)),
+            ControlRequest::Takeover(set) => {
+                self.requested("takeover", set, |c| c.takeover(now, set))
+            }
         };
         self.drain(ctx);
         result.map_err(|e| e.to_string())

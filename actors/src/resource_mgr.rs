@@ -10,7 +10,7 @@ use actix::prelude::*;
 use hb_conf::model::{Resource, ResourceGroup};
 use hb_core::resources::group::{GroupFailure, GroupRun, Next, Op, Outcome};
 use hb_core::resources::nice::Hold;
-use slog::{crit, error, info, warn, Logger};
+use slog::{crit, debug, error, info, warn, Logger};
 
 use crate::ipaddr::{IpAddrAgent, IpStatus};
 use crate::scripts::{self, ScriptError};
@@ -158,7 +158,8 @@ impl ResourceManager {
                 if !running {
                     continue;
                 }
-                warn!(log, "resource group {} runs here from before (a crash?): releasing it before joining", g.key());
+                warn!(log, "resource group {} runs here from before (a crash?): releasing it before joining", g.key();
+                    "kind" => "leftover", "group" => g.key());
                 if let Err(e) =
                     run_group(GroupRun::release(g.resources.len()), &g.resources, &env).await
                 {
@@ -185,7 +186,8 @@ impl ResourceManager {
         let fut = async move {
             for r in groups.iter().flat_map(|g| &g.resources) {
                 if let Some(spec) = r.ip.as_ref().filter(|_| builtin(r, &env.dirs)) {
-                    info!(env.log, "Announcing {} again", spec.addr);
+                    info!(env.log, "Announcing {} again", spec.addr;
+                        "kind" => "reannounce", "addr" => spec.addr.to_string());
                     builtin_ip(spec, Op::Start, &env.ip, &env.log).await;
                 }
             }
@@ -217,14 +219,32 @@ impl ResourceManager {
             for g in &groups {
                 let words: Vec<&str> = g.resources.iter().map(|r| r.text.as_str()).collect();
                 let what = format!("{} {}", g.node, words.join(" "));
+                // The journal's acquire_start/acquire_done (release_*) pair
+                // brackets the group's script runs.
+                let (verb, start_kind, done_kind) = if job.acquire {
+                    ("acquired", "acquire_start", "acquire_done")
+                } else {
+                    ("released", "release_start", "release_done")
+                };
                 let run = if job.acquire {
-                    info!(log, "Acquiring resource group: {what}");
+                    info!(log, "Acquiring resource group: {what}";
+                        "kind" => start_kind, "group" => g.key(), "home" => &g.node, "set" => job.set.as_str());
                     GroupRun::acquire(g.resources.len())
                 } else {
-                    info!(log, "Releasing resource group: {what}");
+                    info!(log, "Releasing resource group: {what}";
+                        "kind" => start_kind, "group" => g.key(), "home" => &g.node, "set" => job.set.as_str());
                     GroupRun::release(g.resources.len())
                 };
-                match run_group(run, &g.resources, &env).await {
+                let started = actix::clock::Instant::now();
+                let result = run_group(run, &g.resources, &env).await;
+                let ms = crate::journal::ms(started.elapsed());
+                match &result {
+                    Ok(()) => info!(log, "Resource group {} {verb} in {ms} ms", g.key();
+                        "kind" => done_kind, "group" => g.key(), "ok" => true, "duration_ms" => ms),
+                    Err(_) => error!(log, "Resource group {}: not {verb} ({ms} ms)", g.key();
+                        "kind" => done_kind, "group" => g.key(), "ok" => false, "duration_ms" => ms),
+                }
+                match result {
                     Ok(()) => {}
                     Err(GroupFailure::StartFailed {
                         resource,
@@ -296,7 +316,14 @@ async fn run_group(
 async fn run_op(r: &Resource, op: Op, env: &OpEnv) -> Outcome {
     let (dirs, log) = (&env.dirs, &env.log);
     if let Some(spec) = r.ip.as_ref().filter(|_| builtin(r, dirs)) {
-        return Outcome::ended(builtin_ip(spec, op, &env.ip, log).await);
+        let started = actix::clock::Instant::now();
+        let ok = builtin_ip(spec, op, &env.ip, log).await;
+        let ms = crate::journal::ms(started.elapsed());
+        // Journaled as a script run, as a resource.d/IPaddr run would be.
+        debug!(log, "IPaddr {} {} (built in): {}", spec.addr, op_word(op), if ok { "done" } else { "failed" };
+            "kind" => "script", "script" => "IPaddr", "op" => op_word(op), "builtin" => true,
+            "exit" => i64::from(!ok), "duration_ms" => ms);
+        return Outcome::ended(ok);
     }
     let script = match scripts::find_script(Some(&dirs.confdir), &dirs.init_dir, &r.script) {
         Ok(p) => p,
@@ -330,6 +357,15 @@ async fn run_op(r: &Resource, op: Op, env: &OpEnv) -> Outcome {
     }
 }
 
+/// The operation's word, as passed to a script.
+fn op_word(op: Op) -> &'static str {
+    match op {
+        Op::Start => "start",
+        Op::Stop => "stop",
+        Op::Status => "status",
+    }
+}
+
 /// Whether a service address runs built in: no `IPaddr`/`IPaddr2` script of its
 /// name in `resource.d`.
 fn builtin(r: &Resource, dirs: &ScriptDirs) -> bool {
@@ -360,7 +396,8 @@ async fn builtin_ip(spec: &hb_conf::model::IpSpec, op: Op, ip: &IpAddrAgent, log
                     plan.addr,
                     plan.prefix,
                     plan.iface,
-                    started.label
+                    started.label;
+                    "kind" => "garp", "addr" => plan.addr.to_string(), "iface" => &plan.iface
                 );
                 true
             }

@@ -376,7 +376,9 @@ pub async fn run_with(
         }
         Err(_elapsed) => {
             warn!(log, "{command} timed out, killing its process group";
-                "timeout_ms" => limits.timeout.as_millis() as u64);
+                "timeout_ms" => limits.timeout.as_millis() as u64,
+                "duration_ms" => limits.timeout.as_millis() as u64,
+                "timed_out" => true, "kind" => "script");
             if let Some(pgid) = guard.0 {
                 kill_group(&mut child, pgid, limits.kill_grace, &log).await;
             }
@@ -403,14 +405,23 @@ pub async fn run_with(
         stderr_truncated,
     };
     let ms = duration.as_millis() as u64;
+    // Every run is a journal entry: the script and op (the logger's), its exit
+    // code (or the signal that killed it) and how long it took.
+    let (exit, signal) = match outcome.status {
+        Exit::Code(c) => (i64::from(c), None),
+        Exit::Signal(s) => (-1, Some(s)),
+    };
     match (op, outcome.status) {
         (Op::Status, _) | (_, Exit::Code(0)) => {
-            debug!(log, "{command} done: {}", outcome.status; "ms" => ms)
+            debug!(log, "{command} done: {}", outcome.status;
+                "ms" => ms, "duration_ms" => ms, "exit" => exit, "kind" => "script")
         }
         (_, Exit::Code(rc)) => {
-            error!(log, "Return code {rc} from {}", script.display(); "ms" => ms)
+            error!(log, "Return code {rc} from {}", script.display();
+                "ms" => ms, "duration_ms" => ms, "exit" => exit, "kind" => "script")
         }
-        (_, st) => error!(log, "{command}: {st}"; "ms" => ms),
+        (_, st) => error!(log, "{command}: {st}";
+            "ms" => ms, "duration_ms" => ms, "exit" => exit, "signal" => signal, "kind" => "script"),
     }
     Ok(outcome)
 }

@@ -64,6 +64,7 @@ fn setup(files: Vec<(PathBuf, bool)>, streams: Vec<Stream>) -> Setup {
         syslog: None,
         limits: Limits::DAEMON,
         rotation_check: Duration::from_secs(3600),
+        journal: None,
     }
 }
 

@@ -79,6 +79,29 @@ impl fmt::Display for NodeStatus {
     }
 }
 
+/// How long a node has been silent ([`Membership::silence`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Silence {
+    /// Since its last status message (`None`: never heard).
+    pub status_ms: Option<u64>,
+    /// The dead time that applies to it now (its advertised `dt`, or
+    /// `initdead` before communication is up).
+    pub limit_ms: u64,
+    /// Each of our media, in configuration order.
+    pub links: Vec<LinkSilence>,
+}
+
+/// One medium's part of a [`Silence`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkSilence {
+    /// The medium's name (`eth1`, `/dev/ttyS0`).
+    pub link: String,
+    /// Since the node's last packet on it (`None`: never heard on it).
+    pub silent_ms: Option<u64>,
+    /// Whether the link still counts as up.
+    pub up: bool,
+}
+
 /// What the state machine needs to know; built by the caller from the configuration.
 #[derive(Debug, Clone)]
 pub struct MembershipConfig {
@@ -332,6 +355,33 @@ impl Membership {
     /// Our `deadtime` (as configured, or as last reloaded).
     pub fn deadtime(&self) -> Duration {
         self.cfg.deadtime
+    }
+
+    /// Our `warntime` (as configured, or as last reloaded).
+    pub fn warntime(&self) -> Duration {
+        self.cfg.warntime
+    }
+
+    /// How long `node` has been silent at `now`: what a death or a dead link
+    /// was decided on, for the log and the journal. `None` for an unknown node.
+    pub fn silence(&self, node: &str, now: Instant) -> Option<Silence> {
+        let n = self.node(node)?;
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        Some(Silence {
+            status_ms: n.last_status.map(|t| ms(now.since(t))),
+            limit_ms: ms(self.limit_for(n)),
+            links: self
+                .cfg
+                .links
+                .iter()
+                .zip(&n.links)
+                .map(|(name, (last, up))| LinkSilence {
+                    link: name.clone(),
+                    silent_ms: last.map(|t| ms(now.since(t))),
+                    up: *up,
+                })
+                .collect(),
+        })
     }
 
     /// A ping node's status (`None` for an unknown name).

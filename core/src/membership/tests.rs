@@ -199,6 +199,46 @@ fn silence_for_deadtime_declares_the_node_dead() {
     assert_eq!(m.node_status("n2"), Some(NodeStatus::Dead));
 }
 
+/// The journal says what a death was decided on: the silence since the last
+/// status, the dead time that applied, and each medium's own silence.
+#[test]
+fn silence_reports_what_a_death_was_decided_on() {
+    let mut m = started_pair();
+    // n2 heard on the serial line only until t=500, on eth1 until t=1000.
+    m.handle_message(Now::at_millis(500), 1, status_from("n2", 7, 2, "active"));
+    m.handle_message(Now::at_millis(1000), 0, status_from("n2", 7, 3, "active"));
+    drain(&mut m);
+    m.handle_timeout(Now::at_millis(6500));
+    let ev = events(&drain(&mut m));
+    assert!(ev.contains(&Event::LinkDead {
+        node: "n2".into(),
+        link: "/dev/ttyS0".into()
+    }));
+    m.handle_timeout(Now::at_millis(7003));
+    assert!(events(&drain(&mut m)).contains(&Event::NodeDead { node: "n2".into() }));
+    let s = m
+        .silence("n2", Instant::from_millis(7003))
+        .expect("known node");
+    assert_eq!(s.status_ms, Some(6003));
+    assert_eq!(s.limit_ms, 6000, "n2's advertised dt");
+    assert_eq!(
+        s.links,
+        vec![
+            LinkSilence {
+                link: "eth1".into(),
+                silent_ms: Some(6003),
+                up: false
+            },
+            LinkSilence {
+                link: "/dev/ttyS0".into(),
+                silent_ms: Some(6503),
+                up: false
+            },
+        ]
+    );
+    assert_eq!(m.silence("nobody", Instant::from_millis(0)), None);
+}
+
 /// A peer's advertised `dt` is its dead time, even if ours differs (spec §6).
 #[test]
 fn the_peers_own_deadtime_applies() {

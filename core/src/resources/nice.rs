@@ -449,6 +449,13 @@ impl NiceFailback {
                 // The peer wants our groups: we go standby for the mirror of its set.
                 let set = Hold::parse(msg.get_str("rsc_hold").unwrap_or("all"));
                 let set = if set.is_none() { Hold::ALL } else { set };
+                self.log(
+                    Level::Info,
+                    format!(
+                        "The other node asks for our {} resource groups (hb_takeover).",
+                        set.mirror()
+                    ),
+                );
                 self.standby(now, set.mirror());
             }
             _ => {}
@@ -859,6 +866,10 @@ impl NiceFailback {
         }
         self.rsc_needs_failback = false;
         self.standby_rsctype = Hold::FOREIGN;
+        self.log(
+            Level::Info,
+            "auto_failback on: giving the foreign resource groups back to their home node.",
+        );
         self.send(now, standby_msg(Hold::FOREIGN, "me"));
     }
 
