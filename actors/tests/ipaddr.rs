@@ -572,10 +572,9 @@ fn gratuitous_arp_alternates_requests_and_replies_and_stop_cancels_it() {
             last_error: None
         })
     );
-    assert!(
-        t_started - t_call >= spacing,
-        "start waits for the first reply"
-    );
+    // start returns once the first request is out, not a spacing later with
+    // the first reply: an acquisition is not held up by the announcement.
+    assert!(t_started >= t_call);
     eventually("6 ARP frames on the neighbour", DEADLINE, || {
         capture.frames().len() >= 6
     });
@@ -611,9 +610,9 @@ fn gratuitous_arp_alternates_requests_and_replies_and_stop_cancels_it() {
         started.arp.unwrap().finished().await
     });
     assert_eq!(cancelled, None, "the announcement was cancelled");
-    eventually("the first pair of the long announcement", DEADLINE, || {
-        capture.frames().len() >= 2
+    eventually("the first request of the long announcement", DEADLINE, || {
+        !capture.frames().is_empty()
     });
     let frames = capture.frames();
-    assert_eq!(frames.len(), 2, "no frame after stop");
+    assert_eq!(frames.len(), 1, "no frame after stop");
 }

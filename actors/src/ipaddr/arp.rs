@@ -212,7 +212,7 @@ impl Announcer {
     }
 
     /// Spawns the whole announcement as a task. The returned receiver fires
-    /// once the first pair (frames 0 and 1) is out; it fails if the task is
+    /// once the first frame (a request) is out; it fails if the task is
     /// cancelled before that. Being a task from the first frame on, the
     /// announcement can be cancelled at any point.
     pub fn spawn(mut self) -> (ArpAnnouncement, oneshot::Receiver<()>) {
@@ -220,10 +220,12 @@ impl Announcer {
         let task = tokio::spawn(async move {
             self.t0 = Instant::now();
             self.step(0).await;
-            self.step(1).await;
+            // The first request is what moves the neighbours' caches (Linux
+            // updates an entry on a gratuitous request): the acquisition need
+            // not wait the 250 ms until the first reply.
             // The receiver may be gone (start's caller dropped it): fine.
             let _ = first_pair.send(());
-            for k in 2..self.frames() {
+            for k in 1..self.frames() {
                 self.step(k).await;
             }
             let r = &self.report;
