@@ -118,6 +118,7 @@ const KNOWN: &[&str] = &[
 
 /// Reads ha.cf text into `partial`.
 pub(crate) fn parse(path: &Path, text: &str, partial: &mut Partial, diags: &mut Diagnostics) {
+    partial.written.get_or_insert_with(Default::default);
     let mut r = Reader::new(path, partial, diags);
     for (i, raw) in text.split('\n').enumerate() {
         r.line(i + 1, raw);
@@ -393,6 +394,14 @@ impl<'a> Reader<'a> {
     }
 
     fn directive(&mut self, n: usize, directive: &str, rest: &str) {
+        // As 3.0.6 records option values: each value in turn, so the last one stays.
+        if let (Some(written), Some(name), Some(value)) = (
+            self.p.written.as_mut(),
+            crate::params::RECORDED.iter().find(|d| **d == directive),
+            values(rest).last(),
+        ) {
+            written.insert(name, (*value).to_owned());
+        }
         match directive {
             "cluster" => self.p.cluster = self.one(n, "cluster", rest),
             "node" => {
