@@ -51,6 +51,10 @@ pub struct Loaded {
     pub confdir: PathBuf,
     /// The parameters as 3.0.6 records them (`cl_status hbparameter`).
     pub params: params::Params,
+    /// Cluster and ping nodes in 3.0.6's node-table order: as the `node`,
+    /// `ping`, `ping6` and `ping_group` values come in the file (`cl_status
+    /// listnodes`).
+    pub node_table: Vec<String>,
 }
 
 /// Loads `/etc/ha.d`-style directory or a TOML file, whichever `path` is.
@@ -203,17 +207,42 @@ fn finish(
 ) -> Result<Loaded, ConfigError> {
     host.run(&p, Some(confdir), &mut diags);
     let written = p.written.take();
+    let node_table = node_table(&p);
     let config = p.finish(&mut diags);
     let diagnostics = diags.into_vec();
     match config {
         Some(config) if !diagnostics.iter().any(|d| d.severity == Severity::Error) => Ok(Loaded {
             params: params::Params::build(written.as_ref(), &config),
+            node_table,
             config,
             warnings: diagnostics,
             confdir: confdir.to_path_buf(),
         }),
         _ => Err(ConfigError { diagnostics }),
     }
+}
+
+/// Node names in the order of their lines (each once): 3.0.6 adds a node
+/// to its table at each `node` value and each ping medium.
+fn node_table(p: &Partial) -> Vec<String> {
+    let mut named: Vec<(usize, &str)> = p
+        .nodes
+        .iter()
+        .map(|n| (n.loc.line, n.value.as_str()))
+        .chain(
+            p.ping_nodes
+                .iter()
+                .map(|n| (n.loc.line, n.value.name.as_str())),
+        )
+        .collect();
+    named.sort_by_key(|(line, _)| *line);
+    let mut out: Vec<String> = Vec::new();
+    for (_, name) in named {
+        if !out.iter().any(|n| n == name) {
+            out.push(name.to_owned());
+        }
+    }
+    out
 }
 
 fn hint_for(name: &str) -> Option<String> {

@@ -79,3 +79,11 @@ fn a_toml_configuration_is_reported_in_ha_cf_form() {
     assert_eq!(p.get("logfile"), Some("/var/log/ha-log"));
     assert_eq!(p.get("udpport"), Some("694"));
 }
+
+#[test]
+fn the_node_table_follows_the_file_as_3_0_6_builds_it() {
+    let l = load_dir(
+        "ping 192.0.2.1\nbcast eth1\nnode n1\nping_group pg 192.0.2.2 192.0.2.3\nnode n2 n1\nauto_failback on\n",
+    );
+    assert_eq!(l.node_table, ["192.0.2.1", "n1", "pg", "n2"]);
+}
