@@ -9,6 +9,7 @@
 //!   sends, logs and dispatches for them.
 //! * [`resource_mgr`]: runs resource groups (scripts) as the node table asks.
 //! * [`scripts`]: running haresources resource scripts.
+//! * [`status`]: the status snapshot (`heartbeat status`, `cl_status`).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -22,5 +23,6 @@ pub mod realtime;
 pub mod resource_mgr;
 pub mod respawn;
 pub mod scripts;
+pub mod status;
 mod sys;
 pub mod watchdog;
