@@ -18,3 +18,4 @@ mod panic;
 mod process;
 mod real_peer;
 mod reload;
+mod status;

@@ -104,16 +104,27 @@ pub fn run(pid_file: &Path, config: &Path, run_dir: &Path, json: bool) -> ExitCo
     let lsb = crate::daemon::lsb_status(pid_file, config);
     let daemon = lsb.running.then(|| query(run_dir));
     if json {
-        let doc = serde_json::json!({
-            "lsb_status": lsb.code,
-            "message": lsb.line,
-            "status": daemon.as_ref().and_then(|d| d.as_ref().ok()),
-            "error": daemon.as_ref().and_then(|d| d.as_ref().err()).map(ToString::to_string),
-        });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&doc).unwrap_or_else(|_| doc.to_string())
-        );
+        /// `heartbeat status --json`, fields in this order.
+        #[derive(serde::Serialize)]
+        struct Doc<'a> {
+            lsb_status: u8,
+            message: &'a str,
+            status: Option<&'a Snapshot>,
+            error: Option<String>,
+        }
+        let doc = Doc {
+            lsb_status: lsb.code,
+            message: &lsb.line,
+            status: daemon.as_ref().and_then(|d| d.as_ref().ok()),
+            error: daemon
+                .as_ref()
+                .and_then(|d| d.as_ref().err())
+                .map(ToString::to_string),
+        };
+        match serde_json::to_string_pretty(&doc) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("heartbeat: cannot write the status as JSON: {e}"),
+        }
         return ExitCode::from(lsb.code);
     }
     println!("{}", lsb.line);
