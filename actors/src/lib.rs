@@ -2,7 +2,7 @@
 //! every decision is made in `hb-core`, and the binary in `src/` wires them.
 //!
 //! # Layout
-//! * [`control`]: the local control socket (`standby`, `takeover`).
+//! * [`control`]: the local control socket (`standby`, `takeover`, `status`).
 //! * [`messages`]: every message between actors, grouped by receiver.
 //! * [`links`]: one actor per heartbeat medium (UDP: bcast, ucast, mcast; serial).
 //! * [`node_table`]: owns the membership and resource-ownership state machines;
