@@ -277,7 +277,7 @@ pub fn run(args: &[String], daemon: impl FnOnce() -> Result<Snapshot, Unreachabl
         o.out.push_str(HELP);
         return o;
     };
-    if args.len() == 1 && cmd == "-h" {
+    if args.len() == 1 && (cmd == "-h" || cmd == "--help") {
         o.out.push_str(HELP);
         return o;
     }
@@ -618,6 +618,7 @@ mod tests {
         // Help and bad subcommands never ask the daemon.
         let never = || -> Result<Snapshot, Unreachable> { panic!("asked the daemon") };
         assert!(run(&[], never).out.starts_with("Usage: cl_status"));
+        assert!(run(&args("--help"), never).out.starts_with("Usage: cl_status"));
         let bad = run(&args("frobnicate"), never);
         assert_eq!(out(&bad), ("", 11));
         assert_eq!(
