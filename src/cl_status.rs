@@ -316,10 +316,11 @@ pub fn run(args: &[String], daemon: impl FnOnce() -> Result<Snapshot, Unreachabl
         }
     };
     let s = &snapshot;
-    // Options outside the getopt string: getopt complains; the commands with
-    // a `default:` branch refuse, hbstatus ignores them.
+    // Options outside the getopt string: getopt complains (under the
+    // subcommand's name, its argv[0]); the commands with a `default:` branch
+    // refuse, hbstatus ignores them.
     for c in &a.unknown {
-        o.eprint(format!("cl_status: invalid option -- '{c}'"));
+        o.eprint(format!("{name}: invalid option -- '{c}'"));
     }
     if !a.unknown.is_empty() && name != "hbstatus" {
         o.log("Error: getopt returned character code ?.");
@@ -461,10 +462,12 @@ pub fn run(args: &[String], daemon: impl FnOnce() -> Result<Snapshot, Unreachabl
             o
         }
         "hbparameter" => {
-            let Some(param) = a.param.as_deref().filter(|_| !a.missing_arg) else {
-                if a.missing_arg {
-                    o.eprint("cl_status: option requires an argument -- 'p'");
-                }
+            if a.missing_arg {
+                o.eprint("hbparameter: option requires an argument -- 'p'");
+                o.log("Error: getopt returned character code ?.");
+                return o.code(PARAMETER_ERROR);
+            }
+            let Some(param) = a.param.as_deref() else {
                 o.log("parameter name required");
                 return o.code(PARAMETER_ERROR);
             };
@@ -618,7 +621,9 @@ mod tests {
         // Help and bad subcommands never ask the daemon.
         let never = || -> Result<Snapshot, Unreachable> { panic!("asked the daemon") };
         assert!(run(&[], never).out.starts_with("Usage: cl_status"));
-        assert!(run(&args("--help"), never).out.starts_with("Usage: cl_status"));
+        assert!(run(&args("--help"), never)
+            .out
+            .starts_with("Usage: cl_status"));
         let bad = run(&args("frobnicate"), never);
         assert_eq!(out(&bad), ("", 11));
         assert_eq!(
