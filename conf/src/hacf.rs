@@ -394,13 +394,22 @@ impl<'a> Reader<'a> {
     }
 
     fn directive(&mut self, n: usize, directive: &str, rest: &str) {
-        // As 3.0.6 records option values: each value in turn, so the last one stays.
+        // As 3.0.6 records option values: each value in turn, so the last one
+        // stays. `crm` and `pacemaker` are one setting under two names.
         if let (Some(written), Some(name), Some(value)) = (
             self.p.written.as_mut(),
             crate::params::RECORDED.iter().find(|d| **d == directive),
             values(rest).last(),
         ) {
-            written.insert(name, (*value).to_owned());
+            match *name {
+                "crm" | "pacemaker" => {
+                    written.insert("crm", (*value).to_owned());
+                    written.insert("pacemaker", (*value).to_owned());
+                }
+                _ => {
+                    written.insert(name, (*value).to_owned());
+                }
+            }
         }
         match directive {
             "cluster" => self.p.cluster = self.one(n, "cluster", rest),

@@ -161,7 +161,8 @@ fn rendered(name: &str, c: &Config) -> Option<String> {
         "log_badpack" => truth(c.logging.log_badpack),
         "coredumps" => truth(c.coredumps.enabled),
         "coreroot" => c.coredumps.coreroot.as_ref()?.display().to_string(),
-        "crm" => "false".to_owned(),
+        // One setting under two names (3.0.6 answers both).
+        "crm" | "pacemaker" => "false".to_owned(),
         "autojoin" => "none".to_owned(),
         "uuidfrom" => "file".to_owned(),
         "compression" => match c.compression.algorithm {
@@ -183,7 +184,7 @@ fn rendered(name: &str, c: &Config) -> Option<String> {
         "memreserve" => c.memreserve_kib.to_string(),
         "script_timeout" => ms(c.script_timeout),
         "ipfail" => if c.ipfail { "on" } else { "off" }.to_owned(),
-        // use_logd, pacemaker, quorum_server: no value unless written.
+        // use_logd, quorum_server: no value unless written.
         _ => return None,
     })
 }

@@ -43,6 +43,15 @@ fn ha_cf_values_are_reported_as_written_and_the_rest_as_3_0_6_records_them() {
     assert_eq!(p.get("msgfmt"), Some("classic"));
     assert_eq!(p.get("max_rexmit_delay"), Some("250"));
     assert_eq!(p.get("memreserve"), Some("6500"));
+    assert_eq!(p.get("pacemaker"), Some("false"));
+
+    let crm = load_dir("bcast eth1\nnode n1 n2\nauto_failback on\ncrm off\n");
+    assert_eq!(crm.params.get("crm"), Some("off"));
+    assert_eq!(
+        crm.params.get("pacemaker"),
+        Some("off"),
+        "one setting, two names"
+    );
     // No value: never written, and 3.0.6 has no default (our default log file
     // is not "recorded"), or not a recorded directive at all.
     for name in [
