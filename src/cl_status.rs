@@ -191,10 +191,12 @@ fn entry<'a>(s: &'a Snapshot, name: &str) -> Option<Entry<'a>> {
     })
 }
 
-/// Every node in 3.0.6's node-table order.
-fn table_order(s: &Snapshot) -> Vec<Entry<'_>> {
+/// Every node, in the order 3.0.6's cl_status lists them: its client library
+/// builds the list by prepending each name the daemon sends in node-table
+/// order, so the node table comes out backwards.
+fn listing_order(s: &Snapshot) -> Vec<Entry<'_>> {
     let mut names: Vec<&str> = s.node_table.iter().map(String::as_str).collect();
-    // Anything the table lacks (an older snapshot) goes last.
+    // Anything the table lacks goes last.
     for n in s
         .nodes
         .iter()
@@ -205,7 +207,11 @@ fn table_order(s: &Snapshot) -> Vec<Entry<'_>> {
             names.push(n);
         }
     }
-    names.into_iter().filter_map(|n| entry(s, n)).collect()
+    names
+        .into_iter()
+        .rev()
+        .filter_map(|n| entry(s, n))
+        .collect()
 }
 
 fn node_type(e: &Entry<'_>) -> &'static str {
@@ -220,7 +226,8 @@ fn links(o: &mut Outcome, e: &Entry<'_>, verbose: bool, human: bool) {
     if human {
         o.line("\tthis node has the following heartbeat links:");
     }
-    for (name, status) in &e.links {
+    // Backwards too, for the same reason as the nodes.
+    for (name, status) in e.links.iter().rev() {
         if verbose {
             o.line(format!("\t{name}\t{status}"));
         } else {
@@ -238,7 +245,7 @@ fn listnodes(o: &mut Outcome, s: &Snapshot, normal: bool, ping: bool, verbose: b
     if human {
         o.line("The nodes are as follow:");
     }
-    for e in table_order(s) {
+    for e in listing_order(s) {
         if (normal && e.ping) || (ping && !e.ping) {
             continue;
         }
@@ -518,21 +525,23 @@ mod tests {
             out(&cl("hbstatus")),
             ("Heartbeat is running on this machine.\n", 0)
         );
-        let verbose = "\nn1\tactive\t(nodetype: normal)\n\teth1\tup\n\t/dev/ttyS0\tdead\n\
-                       \nn2\tactive\t(nodetype: normal)\n\teth1\tup\n\t/dev/ttyS0\tdead\n\
-                       \n192.0.2.100\tping\t(nodetype: ping)\n\t192.0.2.100\tup\n";
+        // The node table (n1, n2, the ping node) and the links (eth1,
+        // /dev/ttyS0) backwards, as 3.0.6's client library lists them.
+        let verbose = "\n192.0.2.100\tping\t(nodetype: ping)\n\t192.0.2.100\tup\n\
+                       \nn2\tactive\t(nodetype: normal)\n\t/dev/ttyS0\tdead\n\teth1\tup\n\
+                       \nn1\tactive\t(nodetype: normal)\n\t/dev/ttyS0\tdead\n\teth1\tup\n";
         assert_eq!(
             out(&cl("hbstatus -v")).0,
             format!(
                 "version:\t3.0.6 (heartbeat-rs 0.1.0)\nmanaged by:\t\"haresources\"\n{verbose}"
             )
         );
-        assert_eq!(out(&cl("listnodes")), ("n1\nn2\n192.0.2.100\n", 0));
-        assert_eq!(out(&cl("listnodes -n")), ("n1\nn2\n", 0));
+        assert_eq!(out(&cl("listnodes")), ("192.0.2.100\nn2\nn1\n", 0));
+        assert_eq!(out(&cl("listnodes -n")), ("n2\nn1\n", 0));
         assert_eq!(out(&cl("listnodes -p")), ("192.0.2.100\n", 0));
         assert_eq!(
             out(&cl("listnodes -pn")),
-            ("n1\nn2\n192.0.2.100\n", 0),
+            ("192.0.2.100\nn2\nn1\n", 0),
             "both: all"
         );
         assert_eq!(out(&cl("listnodes -v")), (verbose, 0));
@@ -558,10 +567,10 @@ mod tests {
 
     #[test]
     fn links_clients_resources_and_parameters() {
-        assert_eq!(out(&cl("listhblinks n2")), ("\teth1\n\t/dev/ttyS0\n", 0));
+        assert_eq!(out(&cl("listhblinks n2")), ("\t/dev/ttyS0\n\teth1\n", 0));
         assert_eq!(
             out(&cl("listhblinks n2 -v")),
-            ("\teth1\tup\n\t/dev/ttyS0\tdead\n", 0)
+            ("\t/dev/ttyS0\tdead\n\teth1\tup\n", 0)
         );
         assert_eq!(out(&cl("listhblinks 192.0.2.100")), ("\t192.0.2.100\n", 0));
         assert_eq!(out(&cl("hblinkstatus n2 eth1")), ("up\n", 0));

@@ -281,6 +281,11 @@ fn run_with(
                 link_names.len() - 1
             })
     };
+    // Link numbers follow the media lines, as 3.0.6 numbers them (cl_status
+    // lists a node's links in that order, backwards).
+    for m in &config.media {
+        link_id(m.link_name());
+    }
     let link_of: Vec<usize> = specs
         .iter()
         .map(|s| link_id(s.iface().to_owned()))

@@ -106,7 +106,8 @@ pub struct Snapshot {
     pub nodes: Vec<NodeView>,
     /// The ping nodes (`ping`, `ping6`, `ping_group`), in configuration order.
     pub ping_nodes: Vec<PingView>,
-    /// Cluster and ping node names in 3.0.6's node-table order (`cl_status listnodes`).
+    /// Cluster and ping node names in 3.0.6's node-table order (`cl_status
+    /// listnodes` prints it backwards, as 3.0.6's client library does).
     pub node_table: Vec<String>,
     /// The resource groups, in haresources order.
     pub groups: Vec<GroupView>,
