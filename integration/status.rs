@@ -2,12 +2,14 @@
 //! nodes: n1 and n2 heartbeat on the private net, the group (a service address
 //! and `svc`) prefers n1, ipfail runs, and the client (192.0.2.100) is the
 //! ping node. The ping line comes before the node line, so 3.0.6's node table
-//! lists the ping node first.
+//! has the ping node first (and cl_status, which lists the table backwards,
+//! names it last).
 //!
 //! Every cl_status subcommand is checked for its exact output and exit code,
 //! through a `cl_status` symbolic link to the binary and through `heartbeat
 //! cl-status`; then n2 dies (n1 answers "dead", exit 1), and a caller that is
-//! not root is refused by the control socket.
+//! not root is refused by the control socket. A second test puts our node
+//! beside Debian's 3.0.6 and compares the two cl_status programs' answers.
 
 use std::process::Output;
 
@@ -90,10 +92,12 @@ fn json(node: &Node) -> serde_json::Value {
 fn every_subcommand(node: &Node, form: &[&str]) {
     let me = node.name();
     let version = format!("3.0.6 (heartbeat-rs {})", env!("CARGO_PKG_VERSION"));
+    // 3.0.6's node table (the ping node, n1, n2, as in ha.cf) backwards, as
+    // its client library lists it.
     let verbose = format!(
-        "\n{PING}\tping\t(nodetype: ping)\n\t{PING}\tup\n\
+        "\nn2\tactive\t(nodetype: normal)\n\teth1\tup\n\
          \nn1\tactive\t(nodetype: normal)\n\teth1\tup\n\
-         \nn2\tactive\t(nodetype: normal)\n\teth1\tup\n"
+         \n{PING}\tping\t(nodetype: ping)\n\t{PING}\tup\n"
     );
     let cases: Vec<(Vec<&str>, String, i32)> = vec![
         (
@@ -106,8 +110,8 @@ fn every_subcommand(node: &Node, form: &[&str]) {
             format!("version:\t{version}\nmanaged by:\t\"haresources\"\n{verbose}"),
             0,
         ),
-        (vec!["listnodes"], format!("{PING}\nn1\nn2\n"), 0),
-        (vec!["listnodes", "-n"], "n1\nn2\n".into(), 0),
+        (vec!["listnodes"], format!("n2\nn1\n{PING}\n"), 0),
+        (vec!["listnodes", "-n"], "n2\nn1\n".into(), 0),
         (vec!["listnodes", "-p"], format!("{PING}\n"), 0),
         (vec!["listnodes", "-v"], verbose.clone(), 0),
         (vec!["nodestatus", "n1"], "active\n".into(), 0),
@@ -324,4 +328,104 @@ fn status_and_cl_status_report_the_cluster_as_3_0_6_does() {
         result(&n2.exec(&[CL_STATUS, "hbstatus"])),
         ("Heartbeat is stopped on this machine.\n".into(), 1)
     );
+}
+
+/// Our cl_status on our node (n1) and Debian's 3.0.6 cl_status on its node
+/// (n2), in one cluster with the same ha.cf (a ping node before the nodes):
+/// every subcommand that does not depend on which node asks prints the same
+/// and exits with the same code. Only `hbstatus -v`'s version differs.
+#[test]
+fn our_cl_status_answers_as_debians_does() {
+    use crate::harness::real;
+    let cluster = Cluster::new(&["n1", "n2"], Topology::private_and_public().with_client());
+    let (n1, n2) = (cluster.node("n1"), cluster.node("n2"));
+    // Two media, to see the links' order; no `crm` line, to see its default.
+    let ha_cf = real::basic_ha_cf(&["n1", "n2"])
+        .replace("node n1\n", &format!("ping {PING}\nnode n1\n"))
+        .replace("bcast eth1\n", "bcast eth1\nbcast eth0\n")
+        .replace("crm off\n", "");
+    for node in [n1, n2] {
+        real::install_config(node, &ha_cf, "", "mixed-status-key");
+    }
+    std::os::unix::fs::symlink(BIN, n1.path(CL_STATUS)).expect("the cl_status link");
+    let _d1 = start(n1);
+    real::start(n2);
+    real::wait_settled(n2, LONG);
+    let ours = |args: &[&str]| cl(n1, &[CL_STATUS], args);
+    let debians = |args: &[&str]| cl(n2, &["/usr/bin/cl_status"], args);
+    wait_until("both nodes to see everything alive", LONG, || {
+        let all = |run: &dyn Fn(&[&str]) -> Output| {
+            ["n1", "n2", PING]
+                .iter()
+                .all(|n| result(&run(&["nodestatus", n])).1 == 0)
+                && ["n1", "n2"]
+                    .iter()
+                    .all(|n| result(&run(&["hblinkstatus", n, "eth1"])).1 == 0)
+        };
+        (all(&ours) && all(&debians)).then_some(())
+    });
+    let mut cases: Vec<Vec<&str>> = vec![
+        vec!["hbstatus"],
+        vec!["listnodes"],
+        vec!["listnodes", "-n"],
+        vec!["listnodes", "-p"],
+        vec!["listnodes", "-v"],
+        vec!["listnodes", "-m"],
+        vec!["nodestatus", "n1"],
+        vec!["nodestatus", "n2"],
+        vec!["nodestatus", PING],
+        vec!["nodestatus", "-m", "n2"],
+        vec!["nodestatus", "nosuch"],
+        vec!["nodestatus"],
+        vec!["nodetype", "n2"],
+        vec!["nodetype", PING],
+        vec!["nodeweight", "n2"],
+        vec!["nodesite", "n2"],
+        vec!["listhblinks", "n1"],
+        vec!["listhblinks", "n2", "-v"],
+        vec!["listhblinks", PING, "-v"],
+        vec!["hblinkstatus", "n1", "eth1"],
+        vec!["hblinkstatus", "n2", "eth1"],
+        vec!["hblinkstatus", PING, PING],
+        vec!["rscstatus"],
+        vec!["hbparameter"],
+        vec!["nosuchcommand"],
+    ];
+    let names = hb_conf::params::RECORDED
+        .iter()
+        .filter(|n| !matches!(**n, "script_timeout" | "ipfail"));
+    let params: Vec<[&str; 3]> = names.map(|n| ["hbparameter", "-p", n]).collect();
+    cases.extend(params.iter().map(|p| p.to_vec()));
+    let mut differ = Vec::new();
+    for args in &cases {
+        let (a, b) = (result(&ours(args)), result(&debians(args)));
+        if a != b {
+            differ.push(format!("{}: ours {a:?}, 3.0.6 {b:?}", args.join(" ")));
+        }
+    }
+    // hbstatus -v: the same but for the version line.
+    let version = |o: Output| {
+        let (out, code) = result(&o);
+        let rest: Vec<&str> = out.lines().skip(1).collect();
+        (
+            out.lines()
+                .next()
+                .map(|l| l.split('\t').next().unwrap_or_default().to_owned()),
+            rest.join("\n"),
+            code,
+        )
+    };
+    let (a, b) = (
+        version(ours(&["hbstatus", "-v"])),
+        version(debians(&["hbstatus", "-v"])),
+    );
+    if a != b {
+        differ.push(format!("hbstatus -v: ours {a:?}, 3.0.6 {b:?}"));
+    }
+    assert!(
+        differ.is_empty(),
+        "cl_status differs:\n{}",
+        differ.join("\n")
+    );
+    real::stop(n2);
 }
