@@ -13,7 +13,7 @@
 
 use std::process::Output;
 
-use crate::failover::{start, use_builtin_ip, BIN, LOG, LONG, SCRIPT, VIP};
+use crate::failover::{start, BIN, LOG, LONG, VIP};
 use crate::harness::{wait_until, Cluster, Node, Topology};
 
 const PING: &str = "192.0.2.100";
@@ -28,20 +28,10 @@ const NOBODY: [&str; 5] = [
     "--",
 ];
 
+/// ipfail's set-up (the group on n1 with the built-in address), and the
+/// `cl_status` link.
 fn setup(node: &Node) {
-    node.write_file("/etc/ha.d/ha.cf", HA_CF, 0o644);
-    node.write_file(
-        "/etc/ha.d/haresources",
-        &format!("n1 {VIP}/24/eth0 svc\n"),
-        0o644,
-    );
-    node.write_file(
-        "/etc/ha.d/authkeys",
-        "auth 1\n1 sha1 status-test-key\n",
-        0o600,
-    );
-    node.write_file("/etc/ha.d/resource.d/svc", SCRIPT, 0o755);
-    use_builtin_ip(node);
+    crate::ipfail::setup(node, HA_CF);
     std::os::unix::fs::symlink(BIN, node.path(CL_STATUS)).expect("the cl_status link");
 }
 
