@@ -84,8 +84,7 @@ fn signed(m: &Message, key: &str) -> Vec<u8> {
 fn flood() -> Vec<Vec<u8>> {
     let mut rng = Rng::new(99);
     let mut out = Vec::new();
-    let bytes =
-        |n: usize, rng: &mut Rng| (0..n).map(|_| rng.next_u64() as u8).collect::<Vec<u8>>();
+    let bytes = |n: usize, rng: &mut Rng| (0..n).map(|_| rng.next_u64() as u8).collect::<Vec<u8>>();
     for _ in 0..300 {
         let n = usize::try_from(rng.range(0, 1400)).unwrap();
         out.push(bytes(n, &mut rng));

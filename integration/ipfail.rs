@@ -28,7 +28,7 @@ fn ha_cf(auto_failback: &str, extra: &str) -> String {
     )
 }
 
-fn setup(node: &Node, ha_cf: &str) {
+pub(crate) fn setup(node: &Node, ha_cf: &str) {
     node.write_file("/etc/ha.d/ha.cf", ha_cf, 0o644);
     node.write_file(
         "/etc/ha.d/haresources",

@@ -21,3 +21,4 @@ mod panic;
 mod process;
 mod real_peer;
 mod reload;
+mod status;

@@ -82,6 +82,18 @@ fn assert_code(out: &Output, code: i32, what: &str) {
     );
 }
 
+/// `status` of a running daemon: 3.0.6's line first (what init scripts and
+/// monitors read), then the daemon's table (see `integration/status.rs`).
+fn assert_status_line(out: &Output, line: &str) {
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().next(), Some(line), "{stdout}");
+    assert!(
+        stdout.contains("\nNODE ") && stdout.contains("\nLINK "),
+        "the table follows the line: {stdout}\nstderr: {}",
+        text(&out.stderr)
+    );
+}
+
 /// The PID (inside the node) that the node's pid file names.
 fn pid_in_file(node: &Node) -> Option<i32> {
     node.read_file(PIDFILE).trim().parse().ok()
@@ -232,9 +244,9 @@ fn start_status_and_stop_manage_a_detached_daemon() {
 
     let out = hb(n1, &["status"]);
     assert_code(&out, 0, "status of a running daemon");
-    assert_eq!(
-        text(&out.stdout),
-        format!("heartbeat OK [pid {node_pid} et al] is running on n1 [n1]...\n")
+    assert_status_line(
+        &out,
+        &format!("heartbeat OK [pid {node_pid} et al] is running on n1 [n1]..."),
     );
 
     // The group is held here and the resource protocol has settled with the peer.
@@ -464,9 +476,9 @@ fn the_lsb_init_script_starts_reports_and_stops_heartbeat() {
     let pid = n1.host_pid(node_pid).expect("the daemon runs");
     let out = sh("status");
     assert_code(&out, 0, "init status");
-    assert_eq!(
-        text(&out.stdout),
-        format!("heartbeat OK [pid {node_pid} et al] is running on n1 [n1]...\n")
+    assert_status_line(
+        &out,
+        &format!("heartbeat OK [pid {node_pid} et al] is running on n1 [n1]..."),
     );
     let out = sh("start");
     assert_code(&out, 0, "init start when running");

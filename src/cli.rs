@@ -33,7 +33,9 @@ can join a cluster of real heartbeat 3.0.6 nodes.";
 const AFTER_HELP: &str = "\
 Examples:
   heartbeat start                             check /etc/ha.d, start the daemon in the background
-  heartbeat status                            is it running? (LSB exit codes: 0, 1, 3, 4)
+  heartbeat status                            is it running? (LSB exit codes: 0, 1, 3, 4), then the cluster table
+  heartbeat status --json                     the same as one JSON document
+  heartbeat cl-status nodestatus n2           heartbeat's cl_status (also as a `cl_status` symlink)
   heartbeat stop                              release the groups, tell the other nodes, exit
   heartbeat explain --since 10m               what happened in the last 10 minutes, and why
   heartbeat demo                              a two-node failover in namespaces, measured (root)
@@ -88,7 +90,12 @@ pub enum Command {
         pid_file: PathBuf,
     },
     /// Say whether the daemon runs, with LSB status codes: 0 running, 1 dead but
-    /// the pid file remains, 3 not running, 4 unknown.
+    /// the pid file remains, 3 not running, 4 unknown; then, when the daemon
+    /// answers on its control socket, a table of the cluster as this node sees it.
+    ///
+    /// The first line is heartbeat 3.0.6's (`heartbeat OK [pid N et al] is
+    /// running on HOST [NODE]...`), and the exit code is LSB's whatever the
+    /// table shows. The table needs root (the control socket is root's).
     Status {
         /// Configuration directory or TOML file (for the node name in /etc/ha.d/nodeinfo).
         #[arg(
@@ -101,6 +108,33 @@ pub enum Command {
         /// The daemon's pid file.
         #[arg(long, value_name = "FILE", default_value = DEFAULT_PID_FILE)]
         pid_file: PathBuf,
+        /// Where the daemon's control socket lives.
+        #[arg(long, value_name = "DIR", default_value = DEFAULT_RUN_DIR)]
+        run_dir: PathBuf,
+        /// Print one JSON document instead: the LSB code (`lsb_status`), the
+        /// first line (`message`), the daemon's status (`status`, or null) and
+        /// why it is missing (`error`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// heartbeat's cl_status: the same subcommands, outputs and exit codes
+    /// (hbstatus, listnodes, nodestatus, nodetype, nodeweight, nodesite,
+    /// listhblinks, hblinkstatus, clientstatus, rscstatus, hbparameter).
+    ///
+    /// The binary also runs as cl_status when invoked under that name (a
+    /// symbolic link). `heartbeat cl-status` alone prints the subcommands.
+    #[command(name = "cl-status", disable_help_flag = true)]
+    ClStatus {
+        /// Where the daemon's control socket lives (before the subcommand).
+        #[arg(long, value_name = "DIR", default_value = DEFAULT_RUN_DIR)]
+        run_dir: PathBuf,
+        /// The cl_status subcommand and its options and arguments.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "SUBCOMMAND"
+        )]
+        args: Vec<String>,
     },
     /// Send SIGHUP to the running daemon: it re-reads its configuration and reopens
     /// its log files. Exits 0 when signalled, 7 when no daemon runs (LSB).

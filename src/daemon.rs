@@ -384,13 +384,31 @@ pub fn stop(pid_file: &Path, timeout: Duration) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `heartbeat status`: one line, LSB status codes.
-pub fn status(pid_file: &Path, config: &Path) -> ExitCode {
+/// What `heartbeat status` says first: one line and an LSB status code.
+pub struct Lsb {
+    /// 0 running, 1 dead with its pid file left, 3 not running, 4 unknown.
+    pub code: u8,
+    /// The line, in 3.0.6's words where 3.0.6 has them.
+    pub line: String,
+    /// A daemon holds the pid file (it may answer on its control socket).
+    pub running: bool,
+}
+
+/// `heartbeat status`, as far as the pid file tells: one line, LSB status codes.
+pub fn lsb_status(pid_file: &Path, config: &Path) -> Lsb {
+    let lsb = |code: u8, line: String, running: bool| Lsb {
+        code,
+        line,
+        running,
+    };
     let probe = match crate::pidfile::probe(pid_file) {
         Ok(p) => p,
         Err(e) => {
-            println!("heartbeat status unknown: {}: {e}", pid_file.display());
-            return ExitCode::from(STATUS_UNKNOWN);
+            return lsb(
+                STATUS_UNKNOWN,
+                format!("heartbeat status unknown: {}: {e}", pid_file.display()),
+                false,
+            )
         }
     };
     match probe {
@@ -405,27 +423,33 @@ pub fn status(pid_file: &Path, config: &Path) -> ExitCode {
             };
             let node = hb_conf::host::local_node_name(confdir);
             // 3.0.6's words exactly (`heartbeat -s`).
-            println!("heartbeat OK [pid {pid} et al] is running on {host} [{node}]...");
-            ExitCode::SUCCESS
+            lsb(
+                0,
+                format!("heartbeat OK [pid {pid} et al] is running on {host} [{node}]..."),
+                true,
+            )
         }
-        Probe::Starting => {
-            println!(
+        Probe::Starting => lsb(
+            0,
+            format!(
                 "heartbeat is starting (it holds {} and has not written its pid yet)",
                 pid_file.display()
-            );
-            ExitCode::SUCCESS
-        }
-        Probe::Stale(pid) => {
-            println!(
+            ),
+            true,
+        ),
+        Probe::Stale(pid) => lsb(
+            STATUS_DEAD_PIDFILE,
+            format!(
                 "heartbeat is stopped. No process ({})",
                 stale(pid_file, pid)
-            );
-            ExitCode::from(STATUS_DEAD_PIDFILE)
-        }
-        Probe::Absent => {
-            println!("heartbeat is stopped. No process");
-            ExitCode::from(STATUS_NOT_RUNNING)
-        }
+            ),
+            false,
+        ),
+        Probe::Absent => lsb(
+            STATUS_NOT_RUNNING,
+            "heartbeat is stopped. No process".to_owned(),
+            false,
+        ),
     }
 }
 

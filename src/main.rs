@@ -4,6 +4,7 @@
 
 #![deny(unsafe_code)]
 
+mod cl_status;
 mod cli;
 mod daemon;
 mod demo;
@@ -16,6 +17,7 @@ mod reload;
 mod run;
 mod signals;
 mod state;
+mod status;
 
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
@@ -31,6 +33,13 @@ use cli::{Cli, Command};
 pub(crate) const EXIT_INVALID: u8 = 1;
 
 fn main() -> ExitCode {
+    // Invoked as `cl_status` (a symbolic link to this binary): heartbeat's tool.
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_default();
+    if Path::new(&argv0).file_name() == Some(std::ffi::OsStr::new("cl_status")) {
+        let args: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
+        return cl_status(Path::new(cli::DEFAULT_RUN_DIR), &args);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => daemon::run(&args),
@@ -38,7 +47,13 @@ fn main() -> ExitCode {
         Command::Stop { timeout, pid_file } => {
             daemon::stop(&pid_file, std::time::Duration::from_secs(timeout))
         }
-        Command::Status { config, pid_file } => Ok(daemon::status(&pid_file, &config)),
+        Command::Status {
+            config,
+            pid_file,
+            run_dir,
+            json,
+        } => Ok(status::run(&pid_file, &config, &run_dir, json)),
+        Command::ClStatus { run_dir, args } => Ok(cl_status(&run_dir, &args)),
         Command::Reload { pid_file } => daemon::reload(&pid_file),
         Command::Standby(r) => control(&r.run_dir, &format!("standby {}", r.set)),
         Command::Takeover(r) => control(&r.run_dir, &format!("takeover {}", r.set)),
@@ -203,6 +218,14 @@ fn control(run_dir: &Path, request: &str) -> anyhow::Result<ExitCode> {
         );
         Ok(ExitCode::from(EXIT_INVALID))
     }
+}
+
+/// `cl_status ARGS...`, asking the daemon behind `run_dir`.
+fn cl_status(run_dir: &Path, args: &[String]) -> ExitCode {
+    let o = cl_status::run(args, || status::query(run_dir));
+    print!("{}", o.out);
+    eprint!("{}", o.err);
+    ExitCode::from(o.code)
 }
 
 fn inspect(authkeys: &Path, packets: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {

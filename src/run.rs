@@ -205,13 +205,14 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<std::process::ExitCode> {
             return Ok(std::process::ExitCode::from(crate::EXIT_INVALID));
         }
     };
+    let status = hb_actors::status::StatusInfo::new(&loaded);
     let config = loaded.config;
     let journal = opts.state_dir.join(crate::logging::journal::FILE_NAME);
     let logging = crate::logging::root(&me, &config.logging, Some(journal))
         .context("starting the log writer thread")?;
     let log = logging.log.clone();
     crate::panic::install(me.clone(), config.logging.logfile.clone());
-    let result = run_with(opts, &me, &config, &loaded.warnings, &logging, &log);
+    let result = run_with(opts, &me, &config, &loaded.warnings, status, &logging, &log);
     if let Err(e) = &result {
         error!(log, "heartbeat not started: {e:#}");
     }
@@ -235,6 +236,7 @@ fn run_with(
     me: &str,
     config: &Config,
     warnings: &[hb_conf::Diagnostic],
+    status: hb_actors::status::StatusInfo,
     logging: &crate::logging::Root,
     log: &Logger,
 ) -> anyhow::Result<std::process::ExitCode> {
@@ -294,6 +296,11 @@ fn run_with(
                 link_names.len() - 1
             })
     };
+    // Link numbers follow the media lines, as 3.0.6 numbers them (cl_status
+    // lists a node's links in that order, backwards).
+    for m in &config.media {
+        link_id(m.link_name());
+    }
     let link_of: Vec<usize> = specs
         .iter()
         .map(|s| link_id(s.iface().to_owned()))
@@ -391,6 +398,7 @@ fn run_with(
     // The node table and the resource manager log every takeover, acquire,
     // release and script run: those lines are never dropped (see logging).
     let decisions = log.new(o!(crate::logging::IMPORTANT => true));
+    let status2 = status.clone();
     let code = system.block_on(async move {
         crate::signals::install(hup);
         let (specs, link_of, serials, serial_of) = (specs, link_of, serials, serial_of);
@@ -455,11 +463,13 @@ fn run_with(
             // First job, before anything the protocol asks: nothing of ours may
             // run from before when we join.
             rm.do_send(hb_actors::resource_mgr::ReleaseLeftovers);
-            let table = NodeTable::new(core, keys.clone(), outs, inner_auth, &decisions).with_resources(
-                NiceFailback::new(auto_failback).named(me),
-                rm.clone().recipient(),
-                rm.recipient(),
-            );
+            let table = NodeTable::new(core, keys.clone(), outs, inner_auth, &decisions)
+                .with_resources(
+                    NiceFailback::new(auto_failback).named(me),
+                    rm.clone().recipient(),
+                    rm.recipient(),
+                )
+                .with_status_info(status2);
             match ipfail {
                 Some(f) => table.with_ipfail(f),
                 None => table,
@@ -471,6 +481,7 @@ fn run_with(
             table.clone().recipient(),
             &log2,
         )
+        .with_status(table.clone().recipient())
         .start();
         // respawn programs start when the node table starts (3.0.6: at comm up).
         let clients: Vec<_> = clients
@@ -505,6 +516,7 @@ fn run_with(
                 init_dir: None,
             },
             running: config.clone(),
+            status,
             keys: keys.clone(),
             table: table.clone(),
         };
@@ -644,6 +656,8 @@ struct Reloadable<'a> {
     path: &'a Path,
     host: HostCheck,
     running: Config,
+    /// What the status reports from the running configuration.
+    status: hb_actors::status::StatusInfo,
     keys: SharedKeys,
     table: Addr<NodeTable>,
 }
@@ -672,6 +686,7 @@ impl Reloadable<'_> {
             }
         };
         let new = loaded.config;
+        let params = loaded.params;
         let plan = crate::reload::plan(&self.running, &new);
         if let Some((keepalive, deadtime, warntime)) = plan.timing {
             self.table.do_send(Retime {
@@ -688,6 +703,15 @@ impl Reloadable<'_> {
             self.running.timing.keepalive = keepalive;
             self.running.timing.deadtime = deadtime;
             self.running.timing.warntime = warntime;
+            // cl_status hbparameter: the strings of what was applied.
+            for name in ["keepalive", "deadtime", "warntime"] {
+                match params.get(name) {
+                    Some(v) => self.status.params.insert(name.to_owned(), v.to_owned()),
+                    None => self.status.params.remove(name),
+                };
+            }
+            self.table
+                .do_send(hb_actors::messages::SetStatusInfo(self.status.clone()));
         }
         if plan.keys {
             self.keys.set(new.authkeys.clone());

@@ -5,6 +5,7 @@
 //! ```text
 //! standby [all|local|foreign|failback]   -> ok | error: ...
 //! takeover [all|local|foreign|failback]  -> ok | error: ...
+//! status                                 -> {...} (one line of JSON: crate::status::Snapshot) | error: ...
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -12,7 +13,9 @@ use std::path::{Path, PathBuf};
 use actix::prelude::*;
 use actix_rt::net::{UnixListener, UnixStream};
 use hb_core::resources::nice::Hold;
-use slog::{info, warn, Logger};
+
+use crate::messages::StatusQuery;
+use slog::{debug, info, warn, Logger};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 /// Longest request line accepted.
@@ -57,6 +60,31 @@ pub fn parse_request(line: &str) -> Result<ControlRequest, String> {
     }
 }
 
+/// A request line of any kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// `standby` or `takeover`, for the node table.
+    Group(ControlRequest),
+    /// `status`: the status snapshot.
+    Status,
+}
+
+/// Parses a request line: `status`, or what [`parse_request`] reads.
+pub fn parse_line(line: &str) -> Result<Request, String> {
+    let mut words = line.split_whitespace();
+    match words.next() {
+        Some("status") => match words.next() {
+            None => Ok(Request::Status),
+            Some(extra) => Err(format!("unexpected {extra:?}")),
+        },
+        Some("standby" | "takeover") => parse_request(line).map(Request::Group),
+        verb => Err(format!(
+            "unknown request {:?}: use standby, takeover or status",
+            verb.unwrap_or_default()
+        )),
+    }
+}
+
 /// Binds the control socket (replacing a stale file), mode 0600.
 pub fn bind(path: &Path) -> std::io::Result<std::os::unix::net::UnixListener> {
     if let Some(dir) = path.parent() {
@@ -93,6 +121,8 @@ pub struct ControlSocket {
     path: PathBuf,
     /// Where requests go (the node table).
     table: Recipient<ControlRequest>,
+    /// Where `status` goes (the node table); without it, `status` is refused.
+    status: Option<Recipient<StatusQuery>>,
     log: Logger,
 }
 
@@ -108,13 +138,25 @@ impl ControlSocket {
             listener: Some(listener),
             path,
             table,
+            status: None,
             log: log.new(slog::o!("actor" => "control")),
         }
+    }
+
+    /// Answers `status` with the snapshot `status` returns.
+    pub fn with_status(mut self, status: Recipient<StatusQuery>) -> ControlSocket {
+        self.status = Some(status);
+        self
     }
 }
 
 /// Serves one connection.
-async fn serve(stream: UnixStream, table: Recipient<ControlRequest>, log: Logger) {
+async fn serve(
+    stream: UnixStream,
+    table: Recipient<ControlRequest>,
+    status: Option<Recipient<StatusQuery>>,
+    log: Logger,
+) {
     let allowed = stream
         .peer_cred()
         .map(|c| c.uid() == 0 || c.uid() == nix::unistd::geteuid().as_raw())
@@ -130,8 +172,22 @@ async fn serve(stream: UnixStream, table: Recipient<ControlRequest>, log: Logger
     let mut line = String::new();
     let mut reader = BufReader::new(read.take(MAX_REQUEST as u64));
     let answer = match reader.read_line(&mut line).await {
-        Ok(_) => match parse_request(line.trim()) {
-            Ok(req) => {
+        Ok(_) => match parse_line(line.trim()) {
+            Ok(Request::Status) => {
+                // Monitoring asks often: not worth a line in the log each time.
+                debug!(log, "control socket: status");
+                match status {
+                    Some(to) => match to.send(StatusQuery).await {
+                        Ok(snapshot) => match serde_json::to_string(&snapshot) {
+                            Ok(json) => json + "\n",
+                            Err(e) => format!("error: {e}\n"),
+                        },
+                        Err(_) => "error: heartbeat is stopping\n".to_owned(),
+                    },
+                    None => "error: this daemon gives no status\n".to_owned(),
+                }
+            }
+            Ok(Request::Group(req)) => {
                 info!(log, "control socket: {}", line.trim());
                 match table.send(req).await {
                     Ok(Ok(())) => "ok\n".to_owned(),
@@ -160,13 +216,18 @@ impl Actor for ControlSocket {
                 return;
             }
         };
-        let (table, log) = (self.table.clone(), self.log.clone());
+        let (table, status, log) = (self.table.clone(), self.status.clone(), self.log.clone());
         ctx.spawn(
             async move {
                 loop {
                     match listener.accept().await {
                         Ok((stream, _)) => {
-                            actix_rt::spawn(serve(stream, table.clone(), log.clone()));
+                            actix_rt::spawn(serve(
+                                stream,
+                                table.clone(),
+                                status.clone(),
+                                log.clone(),
+                            ));
                         }
                         Err(e) => {
                             warn!(log, "control socket: accept failed: {e}");
@@ -213,5 +274,19 @@ mod tests {
         assert!(parse_request("standby everything").is_err());
         assert!(parse_request("reboot").is_err());
         assert!(parse_request("standby all now").is_err());
+    }
+
+    #[test]
+    fn status_is_a_request_of_its_own() {
+        assert_eq!(parse_line("status"), Ok(Request::Status));
+        assert_eq!(
+            parse_line("takeover local"),
+            Ok(Request::Group(ControlRequest::Takeover(Hold::LOCAL)))
+        );
+        assert!(parse_line("status now").is_err());
+        assert_eq!(
+            parse_line("reboot"),
+            Err("unknown request \"reboot\": use standby, takeover or status".to_owned())
+        );
     }
 }

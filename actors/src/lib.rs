@@ -2,7 +2,7 @@
 //! every decision is made in `hb-core`, and the binary in `src/` wires them.
 //!
 //! # Layout
-//! * [`control`]: the local control socket (`standby`, `takeover`).
+//! * [`control`]: the local control socket (`standby`, `takeover`, `status`).
 //! * [`journal`]: the facts behind log lines, as key-values for the event journal.
 //! * [`messages`]: every message between actors, grouped by receiver.
 //! * [`links`]: one actor per heartbeat medium (UDP: bcast, ucast, mcast; serial).
@@ -10,6 +10,7 @@
 //!   sends, logs and dispatches for them.
 //! * [`resource_mgr`]: runs resource groups (scripts) as the node table asks.
 //! * [`scripts`]: running haresources resource scripts.
+//! * [`status`]: the status snapshot (`heartbeat status`, `cl_status`).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -24,5 +25,6 @@ pub mod realtime;
 pub mod resource_mgr;
 pub mod respawn;
 pub mod scripts;
+pub mod status;
 mod sys;
 pub mod watchdog;

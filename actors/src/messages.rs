@@ -48,6 +48,16 @@ pub struct Retime {
     pub warntime: std::time::Duration,
 }
 
+/// The control socket's `status`: answered with the status snapshot.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "crate::status::Snapshot")]
+pub struct StatusQuery;
+
+/// What the status reports from the configuration, replaced after a reload.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct SetStatusInfo(pub crate::status::StatusInfo);
+
 /// A graceful stop could not release every resource group: the node stays in
 /// the cluster and keeps them (the log says what to do).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

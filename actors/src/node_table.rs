@@ -16,7 +16,10 @@ use slog::{crit, debug, error, info, warn, Logger};
 
 use crate::control::ControlRequest;
 use crate::keys::SharedKeys;
-use crate::messages::{PacketReceived, PingReplied, Retime, SendPacket, Shutdown, StopFailed};
+use crate::messages::{
+    PacketReceived, PingReplied, Retime, SendPacket, SetStatusInfo, Shutdown, StatusQuery,
+    StopFailed,
+};
 use crate::resource_mgr::{GroupsDone, Reannounce, RunGroups};
 
 /// Mailbox size: links use `try_send` and count what does not fit.
@@ -65,6 +68,8 @@ pub struct NodeTable {
     /// Bounds the log lines about replayed packets (old generations).
     replays: hb_core::ratelimit::LogLimiter,
     drops: Drops,
+    /// What the status snapshot reports from the configuration.
+    status: crate::status::StatusInfo,
     log: Logger,
 }
 
@@ -90,6 +95,7 @@ impl NodeTable {
             bad_node: hb_core::ratelimit::LogLimiter::new(Duration::from_secs(10)),
             replays: hb_core::ratelimit::LogLimiter::new(Duration::from_secs(10)),
             drops: Drops::default(),
+            status: crate::status::StatusInfo::default(),
             log: log.new(slog::o!("actor" => "node_table")),
         }
     }
@@ -110,6 +116,12 @@ impl NodeTable {
     /// ipfail (with resources): give the groups to the node that sees more ping nodes.
     pub fn with_ipfail(mut self, ipfail: hb_core::ipfail::Ipfail) -> NodeTable {
         self.core = self.core.with_ipfail(ipfail);
+        self
+    }
+
+    /// What the status snapshot reports from the configuration.
+    pub fn with_status_info(mut self, info: crate::status::StatusInfo) -> NodeTable {
+        self.status = info;
         self
     }
 
@@ -376,5 +388,25 @@ impl Handler<ControlRequest> for NodeTable {
         };
         self.drain(ctx);
         result.map_err(|e| e.to_string())
+    }
+}
+
+impl Handler<StatusQuery> for NodeTable {
+    type Result = MessageResult<StatusQuery>;
+
+    fn handle(&mut self, _: StatusQuery, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(crate::status::snapshot(
+            &self.core,
+            &self.status,
+            self.now(),
+        ))
+    }
+}
+
+impl Handler<SetStatusInfo> for NodeTable {
+    type Result = ();
+
+    fn handle(&mut self, info: SetStatusInfo, _: &mut Context<Self>) {
+        self.status = info.0;
     }
 }

@@ -118,6 +118,7 @@ const KNOWN: &[&str] = &[
 
 /// Reads ha.cf text into `partial`.
 pub(crate) fn parse(path: &Path, text: &str, partial: &mut Partial, diags: &mut Diagnostics) {
+    partial.written.get_or_insert_with(Default::default);
     let mut r = Reader::new(path, partial, diags);
     for (i, raw) in text.split('\n').enumerate() {
         r.line(i + 1, raw);
@@ -393,6 +394,23 @@ impl<'a> Reader<'a> {
     }
 
     fn directive(&mut self, n: usize, directive: &str, rest: &str) {
+        // As 3.0.6 records option values: each value in turn, so the last one
+        // stays. `crm` and `pacemaker` are one setting under two names.
+        if let (Some(written), Some(name), Some(value)) = (
+            self.p.written.as_mut(),
+            crate::params::RECORDED.iter().find(|d| **d == directive),
+            values(rest).last(),
+        ) {
+            match *name {
+                "crm" | "pacemaker" => {
+                    written.insert("crm", (*value).to_owned());
+                    written.insert("pacemaker", (*value).to_owned());
+                }
+                _ => {
+                    written.insert(name, (*value).to_owned());
+                }
+            }
+        }
         match directive {
             "cluster" => self.p.cluster = self.one(n, "cluster", rest),
             "node" => {

@@ -12,6 +12,7 @@
 //! * `partial`: values as written, then 3.0.6's defaults and cross-checks.
 //! * [`host`]: checks against the machine (node name, devices, users, scripts).
 //! * [`model`]: the validated [`Config`].
+//! * [`params`]: the values `cl_status hbparameter` reports (as written in ha.cf).
 //! * [`time`]: heartbeat's time values (`2`, `500ms`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -22,6 +23,7 @@ mod hacf;
 mod haresources;
 pub mod host;
 pub mod model;
+pub mod params;
 mod partial;
 pub mod time;
 pub mod toml_form;
@@ -47,6 +49,12 @@ pub struct Loaded {
     pub warnings: Vec<Diagnostic>,
     /// The directory of `ha.cf` or of the TOML file: `resource.d/` is looked up there.
     pub confdir: PathBuf,
+    /// The parameters as 3.0.6 records them (`cl_status hbparameter`).
+    pub params: params::Params,
+    /// Cluster and ping nodes in 3.0.6's node-table order: as the `node`,
+    /// `ping`, `ping6` and `ping_group` values come in the file (`cl_status
+    /// listnodes`).
+    pub node_table: Vec<String>,
 }
 
 /// Loads `/etc/ha.d`-style directory or a TOML file, whichever `path` is.
@@ -192,22 +200,49 @@ pub fn read_authkeys(
 }
 
 fn finish(
-    p: Partial,
+    mut p: Partial,
     confdir: &Path,
     host: &HostCheck,
     mut diags: Diagnostics,
 ) -> Result<Loaded, ConfigError> {
     host.run(&p, Some(confdir), &mut diags);
+    let written = p.written.take();
+    let node_table = node_table(&p);
     let config = p.finish(&mut diags);
     let diagnostics = diags.into_vec();
     match config {
         Some(config) if !diagnostics.iter().any(|d| d.severity == Severity::Error) => Ok(Loaded {
+            params: params::Params::build(written.as_ref(), &config),
+            node_table,
             config,
             warnings: diagnostics,
             confdir: confdir.to_path_buf(),
         }),
         _ => Err(ConfigError { diagnostics }),
     }
+}
+
+/// Node names in the order of their lines (each once): 3.0.6 adds a node
+/// to its table at each `node` value and each ping medium.
+fn node_table(p: &Partial) -> Vec<String> {
+    let mut named: Vec<(usize, &str)> = p
+        .nodes
+        .iter()
+        .map(|n| (n.loc.line, n.value.as_str()))
+        .chain(
+            p.ping_nodes
+                .iter()
+                .map(|n| (n.loc.line, n.value.name.as_str())),
+        )
+        .collect();
+    named.sort_by_key(|(line, _)| *line);
+    let mut out: Vec<String> = Vec::new();
+    for (_, name) in named {
+        if !out.iter().any(|n| n == name) {
+            out.push(name.to_owned());
+        }
+    }
+    out
 }
 
 fn hint_for(name: &str) -> Option<String> {

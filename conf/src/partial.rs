@@ -61,6 +61,9 @@ pub(crate) struct Partial {
     pub authkeys: Option<KeyTable>,
     /// The main configuration file, for diagnostics about the whole configuration.
     pub main_loc: Option<Loc>,
+    /// ha.cf only: the recorded directives' values as written, the last one
+    /// winning (`cl_status hbparameter`; see `crate::params`).
+    pub written: Option<std::collections::BTreeMap<&'static str, String>>,
 }
 
 /// Largest number of nodes (MAXNODE), ping nodes included.

@@ -17,6 +17,7 @@ use std::collections::VecDeque;
 
 use crate::ipfail::{self, Ipfail};
 use crate::membership::{Command, Event, Level, LinkId, Membership, NodeStatus};
+use crate::resources::moves::{self, MoveReason, Moves};
 use crate::resources::nice::{Action, Hold, NiceFailback};
 use crate::time::{Instant, Now};
 use crate::wire::Message;
@@ -79,6 +80,8 @@ pub struct Node {
     /// When the caller was asked to call [`Node::handle_timeout`] next: a call
     /// much later than that means this process stalled.
     expected: Option<Instant>,
+    /// Where the groups are and why they last moved (status table only).
+    moves: Moves,
     out: VecDeque<Output>,
 }
 
@@ -92,6 +95,7 @@ impl Node {
             stop_pending: false,
             left_reported: false,
             expected: None,
+            moves: Moves::new(Instant::default()),
             out: VecDeque::new(),
         }
     }
@@ -116,6 +120,16 @@ impl Node {
     /// The resource protocol, when the node manages resources (read-only).
     pub fn resources(&self) -> Option<&NiceFailback> {
         self.nice.as_ref()
+    }
+
+    /// ipfail, when it runs (read-only).
+    pub fn ipfail(&self) -> Option<&Ipfail> {
+        self.ipfail.as_ref()
+    }
+
+    /// Where the groups are, since when and why they moved (for the status table).
+    pub fn moves(&self) -> &Moves {
+        &self.moves
     }
 
     /// Our `ld` field.
@@ -210,6 +224,7 @@ impl Node {
     /// `heartbeat standby SET`.
     pub fn standby(&mut self, now: Now, set: Hold) -> Result<(), Refused> {
         let nice = self.settled()?;
+        nice.set_move_reason(MoveReason::Standby);
         nice.standby(now, set);
         self.drain(now);
         Ok(())
@@ -217,7 +232,7 @@ impl Node {
 
     /// `heartbeat takeover SET`: asks the peer to go standby for the mirror of `set`.
     pub fn takeover(&mut self, now: Now, set: Hold) -> Result<(), Refused> {
-        self.settled()?;
+        self.settled()?.asked_takeover(now);
         let mut m = Message::with_type("hb_takeover");
         m.push_str("rsc_hold", set.as_str());
         self.membership.send_message(now, m);
@@ -302,6 +317,7 @@ impl Node {
                     ipfail::Action::GiveUp(set) => {
                         // ipfail checked that the resources are settled.
                         if let Some(nice) = self.nice.as_mut() {
+                            nice.set_move_reason(MoveReason::Ipfail);
                             nice.standby(now, set);
                         }
                     }
@@ -320,10 +336,40 @@ impl Node {
             }
         }
         self.expected = self.poll_timeout();
+        self.observe_moves(now);
         if self.membership.is_leaving() && !self.left_reported {
             self.left_reported = true;
             self.out.push_back(Output::Left);
         }
+    }
+
+    /// Records a change of owner of either set of groups, with the reason the
+    /// resource protocol gave for it.
+    fn observe_moves(&mut self, now: Now) {
+        let Some(nice) = self.nice.as_ref() else {
+            return;
+        };
+        let peer_alive = self.membership.peer_names().any(|p| {
+            matches!(
+                self.membership.node_status(p),
+                Some(NodeStatus::Up | NodeStatus::Active)
+            )
+        });
+        let (ours, peers) = (nice.holding(), nice.peer_holds());
+        let owner = |set| moves::owner_of(set, ours, peers, peer_alive);
+        let mut reason = nice.move_reason();
+        // The peer's ipfail gives its groups away through a standby: it sees
+        // fewer ping nodes than our ipfail does.
+        if reason == MoveReason::PeerStandby
+            && self
+                .ipfail
+                .as_ref()
+                .is_some_and(|f| f.peer_count().is_some_and(|n| n < f.count()))
+        {
+            reason = MoveReason::Ipfail;
+        }
+        self.moves
+            .observe(now.mono, owner(Hold::LOCAL), owner(Hold::FOREIGN), reason);
     }
 
     /// Membership facts the resource protocol and ipfail act on.

@@ -32,6 +32,7 @@ use std::time::Duration;
 use hb_core::ipfail::{Ipfail, IpfailConfig};
 use hb_core::membership::{Event, Membership, MembershipConfig, NodeStatus, PingConfig};
 use hb_core::node::{Node, Output};
+use hb_core::resources::moves::{MoveReason, Owner};
 use hb_core::resources::nice::{Hold, NiceFailback, HANDOVER_DELAY};
 use hb_core::time::{Now, Rng};
 use hb_core::wire::Message;
@@ -278,6 +279,16 @@ impl Sim {
             let r = d.standby(now, set);
             self.operator = true;
             self.log(format!("{}: standby {set}: {r:?}", name(i)));
+            self.pump(i);
+        }
+    }
+
+    fn takeover(&mut self, i: usize, set: Hold) {
+        let now = self.at();
+        if let Some(d) = self.hosts[i].daemon.as_mut() {
+            let r = d.takeover(now, set);
+            self.operator = true;
+            self.log(format!("{}: takeover {set}: {r:?}", name(i)));
             self.pump(i);
         }
     }
@@ -703,6 +714,19 @@ impl Sim {
     fn holders(&self) -> [Vec<usize>; 2] {
         [0, 1].map(|g| (0..2).filter(|&i| self.hosts[i].active[g]).collect())
     }
+
+    /// Node `i`'s view of group `g` (the status table): its owner and the
+    /// reason of its last move.
+    fn seen(&self, i: usize, g: usize) -> (Owner, Option<MoveReason>) {
+        let set = if g == i { Hold::LOCAL } else { Hold::FOREIGN };
+        let m = self.hosts[i]
+            .daemon
+            .as_ref()
+            .expect("the node runs")
+            .moves()
+            .of(set);
+        (m.owner, m.reason)
+    }
 }
 
 // ---- scenarios ---------------------------------------------------------------------
@@ -1070,4 +1094,100 @@ fn ipfail_random_faults_keep_every_invariant() {
             random_run_with(seed, af, true);
         }
     }
+}
+
+// ---- the status table's view of moves ------------------------------------------------
+
+/// Each node's view of both groups, `[n1's view of g0, g1], [n2's view of g0, g1]`.
+fn views(s: &Sim) -> [[(Owner, Option<MoveReason>); 2]; 2] {
+    [0, 1].map(|i| [0, 1].map(|g| s.seen(i, g)))
+}
+
+#[test]
+fn the_status_table_names_the_reason_of_each_move() {
+    use MoveReason::*;
+    use Owner::*;
+    let start = [
+        [(Us, Some(Start)), (Peer, Some(Start))],
+        [(Peer, Some(Start)), (Us, Some(Start))],
+    ];
+
+    // Start, the owner's death, and the failback when it returns.
+    let mut s = started(40, true);
+    assert_eq!(views(&s), start, "{}", s.dump());
+    s.crash(0);
+    s.run_until(s.now + DEADTIME + KEEPALIVE + 1_300);
+    assert_eq!(s.seen(1, 0), (Us, Some(PeerDead)), "{}", s.dump());
+    s.boot(0);
+    s.run_until(s.now + QUIET);
+    assert_eq!(
+        views(&s),
+        [
+            [(Us, Some(Failback)), (Peer, Some(Start))],
+            [(Peer, Some(Failback)), (Us, Some(Start))],
+        ],
+        "{}",
+        s.dump()
+    );
+
+    // Standby here, then takeover from here.
+    let mut s = started(41, false);
+    s.standby(0, Hold::ALL);
+    s.run_until(s.now + QUIET);
+    assert_eq!(
+        views(&s),
+        [
+            [(Peer, Some(Standby)), (Peer, Some(Start))],
+            [(Us, Some(PeerStandby)), (Us, Some(Start))],
+        ],
+        "{}",
+        s.dump()
+    );
+    s.takeover(0, Hold::ALL);
+    s.run_until(s.now + QUIET);
+    assert_eq!(
+        views(&s),
+        [
+            [(Us, Some(Takeover)), (Us, Some(Takeover))],
+            [(Peer, Some(PeerTakeover)), (Peer, Some(PeerTakeover))],
+        ],
+        "{}",
+        s.dump()
+    );
+
+    // A graceful stop.
+    let mut s = started(42, false);
+    s.stop(0);
+    s.run_until(s.now + 2_000);
+    assert_eq!(s.seen(1, 0), (Us, Some(PeerStopped)), "{}", s.dump());
+
+    // A healed partition: each node took the other's group, then gave it back.
+    let mut s = started(43, false);
+    for l in 0..LINKS {
+        s.set_cut(l, 0, 1, true);
+        s.set_cut(l, 1, 0, true);
+    }
+    s.run_until(s.now + 5_000);
+    assert_eq!(s.seen(0, 1), (Us, Some(PeerDead)), "{}", s.dump());
+    s.heal_all();
+    s.run_until(s.now + QUIET);
+    assert_eq!(s.seen(0, 1), (Peer, Some(PartitionHeal)), "{}", s.dump());
+    assert_eq!(s.seen(1, 0), (Peer, Some(PartitionHeal)), "{}", s.dump());
+}
+
+#[test]
+fn the_status_table_names_ipfail_and_a_failed_start() {
+    use MoveReason::*;
+    use Owner::*;
+    let mut s = started_with_ipfail(44, false);
+    s.set_ping(0, false);
+    s.run_until(s.now + DEADPING + IPFAIL_MOVE);
+    assert_eq!(s.seen(0, 0), (Peer, Some(Ipfail)), "{}", s.dump());
+    assert_eq!(s.seen(1, 0), (Us, Some(Ipfail)), "{}", s.dump());
+
+    let mut s = Sim::new(45, false);
+    s.hosts[0].fail_start = true;
+    s.run_until(QUIET + 35_000);
+    assert_eq!(s.seen(0, 0), (Peer, Some(StartFailed)), "{}", s.dump());
+    assert_eq!(s.seen(1, 0), (Us, Some(PeerStandby)), "{}", s.dump());
 }

@@ -13,5 +13,5 @@ fuzz_target!(|data: &[u8]| {
     let Ok(line) = std::str::from_utf8(line) else {
         return;
     };
-    let _ = hb_actors::control::parse_request(line.trim());
+    let _ = hb_actors::control::parse_line(line.trim());
 });

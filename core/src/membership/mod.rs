@@ -10,6 +10,7 @@
 //! every medium (3.0.6 has no per-link sequence: duplicates are removed here by
 //! sequence number), and logs every `Notify`. Nothing here reads a clock.
 
+pub mod beats;
 mod event;
 #[cfg(test)]
 mod tests;
@@ -18,6 +19,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::time::Duration;
 
+use beats::IntervalWindow;
 pub use event::{DropReason, Event, Level};
 
 use crate::time::{Instant, Now, Rng};
@@ -222,6 +224,8 @@ struct Node {
     dead_limit: Option<Duration>,
     /// Per link: last packet arrival and whether the link counts as up.
     links: Vec<(Option<Instant>, bool)>,
+    /// Per link: the recent worst interval between status messages (status table only).
+    beats: Vec<IntervalWindow>,
     gen: u64,
     /// Dead (or never heard) when this generation was first heard: its first
     /// status says whether it was running all along (a partition) or starting.
@@ -244,6 +248,7 @@ impl Node {
             heard: false,
             dead_limit: None,
             links: vec![(None, false); links],
+            beats: vec![IntervalWindow::default(); links],
             gen: 0,
             new_gen_while_dead: false,
             seq: SeqTrack::default(),
@@ -421,6 +426,54 @@ impl Membership {
 
     fn node(&self, name: &str) -> Option<&Node> {
         self.nodes.iter().find(|n| n.name == name)
+    }
+
+    // ---- status table (read-only; nothing here is used for a decision) ------------
+
+    /// The configuration in force (timing as last reloaded).
+    pub fn config(&self) -> &MembershipConfig {
+        &self.cfg
+    }
+
+    /// Every cluster node's name, ourselves included, in table order.
+    pub fn node_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.nodes.iter().map(|n| n.name.as_str())
+    }
+
+    /// A node's generation (`hg`): ours, or the one last heard (`None` before
+    /// anything was heard from it, or for an unknown name).
+    pub fn generation_of(&self, node: &str) -> Option<u64> {
+        if node == self.cfg.me {
+            return Some(self.cfg.generation);
+        }
+        self.node(node).map(|n| n.gen).filter(|g| *g != 0)
+    }
+
+    /// When the last packet of the current generation arrived from a node, on
+    /// any link (our own looped-back packets for ourselves).
+    pub fn last_heard(&self, node: &str) -> Option<Instant> {
+        self.node(node)?.links.iter().filter_map(|l| l.0).max()
+    }
+
+    /// When the last packet arrived from a node on one link.
+    pub fn link_last_heard(&self, node: &str, link: LinkId) -> Option<Instant> {
+        self.node(node)?.links.get(link)?.0
+    }
+
+    /// The worst interval between status messages from a node on one link, in
+    /// the last minute (see [`beats::IntervalWindow`]).
+    pub fn worst_interval(&self, node: &str, link: LinkId, now: Instant) -> Option<Duration> {
+        self.node(node)?.beats.get(link)?.worst(now)
+    }
+
+    /// When the newest reply of any member of a ping node arrived.
+    pub fn ping_last_reply(&self, name: &str) -> Option<Instant> {
+        self.pings.iter().find(|p| p.name == name)?.last_reply()
+    }
+
+    /// When [`Membership::start`] ran.
+    pub fn started(&self) -> Instant {
+        self.started
     }
 
     // ---- outputs -------------------------------------------------------------------
@@ -645,6 +698,9 @@ impl Membership {
         let replay = i != self.me && msg.get_hex("hg").unwrap_or(0) < self.nodes[i].gen;
         if link < self.cfg.links.len() && !replay {
             self.link_heard(now, i, link);
+            if t == "status" {
+                self.nodes[i].beats[link].heard(now.mono);
+            }
         }
         if i == self.me {
             // Our own packet, looped back: it only proves our link works.

@@ -993,3 +993,52 @@ fn a_packet_from_a_ping_node_name_does_not_refresh_it() {
     );
     assert_eq!(m.ping_status("192.0.2.254"), Some(PingStatus::Init));
 }
+
+/// Status table: each link keeps the worst interval between the statuses it
+/// carried in the last minute; a link that carries none has no interval, and
+/// our own looped-back statuses measure our own pace.
+#[test]
+fn each_link_reports_the_worst_recent_status_interval() {
+    let mut m = started_pair();
+    assert_eq!(m.generation_of("n2"), Some(7));
+    assert_eq!(m.generation_of("n1"), Some(100));
+    assert_eq!(m.generation_of("nobody"), None);
+    let mut seq = 2;
+    let mut feed = |m: &mut Membership, at: u64, links: &[LinkId]| {
+        for &l in links {
+            m.handle_message(Now::at_millis(at), l, status_from("n2", 7, seq, "active"));
+        }
+        seq += 1;
+        drain(m);
+    };
+    // Both links every second, then eth1 misses two beats (a 3 s gap there),
+    // while the serial link keeps its pace.
+    for s in 1..=5 {
+        feed(&mut m, s * 1000, &[0, 1]);
+    }
+    feed(&mut m, 6000, &[1]);
+    feed(&mut m, 7000, &[1]);
+    feed(&mut m, 8000, &[0, 1]);
+    let now = Instant::from_millis(8500);
+    assert_eq!(m.worst_interval("n2", 0, now), Some(MS(3000)));
+    assert_eq!(m.worst_interval("n2", 1, now), Some(MS(1000)));
+    assert_eq!(m.last_heard("n2"), Some(Instant::from_millis(8000)));
+    assert_eq!(m.link_last_heard("n2", 0), Some(Instant::from_millis(8000)));
+    // Our own statuses, looped back on eth1 every second.
+    for s in 1..=3 {
+        let mut own = status_from("n1", 100, s, "active");
+        own.set_str("src", "n1");
+        m.handle_message(Now::at_millis(s * 1000), 0, own);
+    }
+    assert_eq!(m.worst_interval("n1", 0, now), Some(MS(1000)));
+    assert_eq!(
+        m.worst_interval("n1", 1, now),
+        None,
+        "nothing looped back on serial"
+    );
+    // A minute later without statuses, nothing recent is left to report.
+    assert_eq!(
+        m.worst_interval("n2", 0, Instant::from_millis(70_000)),
+        None
+    );
+}

@@ -1,6 +1,8 @@
 //! Resource groups: how one group is acquired and released
-//! ([`group::GroupRun`]), and who should hold which group in a two-node
-//! cluster with auto_failback on/off ([`nice::NiceFailback`]).
+//! ([`group::GroupRun`]), who should hold which group in a two-node
+//! cluster with auto_failback on/off ([`nice::NiceFailback`]), and, for the
+//! status table, where they are and why they last moved ([`moves`]).
 
 pub mod group;
+pub mod moves;
 pub mod nice;

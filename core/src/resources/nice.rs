@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::Duration;
 
+use super::moves::MoveReason;
 use crate::membership::Level;
 use crate::time::{Instant, Now};
 use crate::wire::Message;
@@ -240,6 +241,12 @@ pub struct NiceFailback {
     delay_logged: bool,
     /// Our node name, for log lines about our own requests.
     me: String,
+    /// Why the groups move now: set where a move is decided, read by the
+    /// status table ([`NiceFailback::move_reason`]); it decides nothing.
+    cause: MoveReason,
+    /// When `heartbeat takeover` asked the peer for groups: its standby
+    /// request that follows is a takeover, not its own idea.
+    takeover_asked: Option<Instant>,
     out: VecDeque<Action>,
 }
 
@@ -292,6 +299,8 @@ impl NiceFailback {
             announced: false,
             delay_logged: false,
             me: "we".to_owned(),
+            cause: MoveReason::Start,
+            takeover_asked: None,
             out: VecDeque::new(),
         }
     }
@@ -315,6 +324,21 @@ impl NiceFailback {
     /// What the peer last said it holds.
     pub fn peer_holds(&self) -> Hold {
         self.other_holds
+    }
+
+    /// Why the groups moved last, or move now (for the status table).
+    pub fn move_reason(&self) -> MoveReason {
+        self.cause
+    }
+
+    /// Names the reason of a move the caller decides (`heartbeat standby`, ipfail).
+    pub fn set_move_reason(&mut self, reason: MoveReason) {
+        self.cause = reason;
+    }
+
+    /// `heartbeat takeover` sent the peer a `hb_takeover` at `now`.
+    pub fn asked_takeover(&mut self, now: Now) {
+        self.takeover_asked = Some(now.mono);
     }
 
     /// `cl_status rscstatus`: `transition` while unsettled, else what we hold.
@@ -398,6 +422,7 @@ impl NiceFailback {
         if self.state != State::Init {
             return;
         }
+        self.cause = MoveReason::Start;
         self.send(now, Message::with_type("starting"));
         self.state = State::Starting;
         self.starting_retry_at = Some(now.mono + REQUEST_DELAY);
@@ -411,6 +436,7 @@ impl NiceFailback {
         }
         self.state = State::Stable;
         self.other_is_stable = true;
+        self.cause = MoveReason::Start;
         self.announce("no other node");
         self.req_our_resources(true);
     }
@@ -456,6 +482,7 @@ impl NiceFailback {
                         set.mirror()
                     ),
                 );
+                self.cause = MoveReason::PeerTakeover;
                 self.standby(now, set.mirror());
             }
             _ => {}
@@ -681,6 +708,7 @@ impl NiceFailback {
                     Level::Warn,
                     format!("offering the {set} groups that failed here to the other node"),
                 );
+                self.cause = MoveReason::StartFailed;
                 self.standby(now, set);
             }
         }
@@ -731,6 +759,7 @@ impl NiceFailback {
             Level::Info,
             format!("{peer} is back after a partition: comparing resource holdings."),
         );
+        self.cause = MoveReason::PartitionHeal;
         let h = self.heal.get_or_insert_with(Heal::default);
         h.reply_by = Some(now.mono + PARTITION_REPLY_TIMEOUT);
         self.send_partition_report("partition");
@@ -821,6 +850,7 @@ impl NiceFailback {
             );
             self.i_hold = self.i_hold.without(give);
             self.rsc_needs_failback = false;
+            self.cause = MoveReason::PartitionHeal;
             self.start_job(Job::Yield(give));
         }
     }
@@ -870,6 +900,7 @@ impl NiceFailback {
             Level::Info,
             "auto_failback on: giving the foreign resource groups back to their home node.",
         );
+        self.cause = MoveReason::Failback;
         self.send(now, standby_msg(Hold::FOREIGN, "me"));
     }
 
@@ -954,6 +985,7 @@ impl NiceFailback {
                     self.standby_rsctype = set;
                     self.standby_deadline = Some(now.mono + STANDBY_REPLY_TIMEOUT);
                 } else {
+                    self.cause = self.peer_standby_reason(now, set);
                     self.standby = Standby::Other;
                     self.standby_rsctype = set;
                     // Until the requester starts releasing (its `info=standby`
@@ -1054,6 +1086,7 @@ impl NiceFailback {
     /// The peer died (or its deadtime expired after a shutdown notice). `heard`:
     /// we ever heard a packet from it.
     pub fn peer_dead(&mut self, now: Now, peer: &str, heard: bool) {
+        self.cause = MoveReason::PeerDead;
         self.cancel_standby();
         self.heal = None;
         if self.shutting_down {
@@ -1110,6 +1143,7 @@ impl NiceFailback {
         if held.is_none() || self.shutting_down || self.state == State::Init {
             return;
         }
+        self.cause = MoveReason::PeerRestarted;
         self.log(
             Level::Warn,
             format!("{peer} restarted while holding the {held} resource groups: acquiring them."),
@@ -1129,6 +1163,7 @@ impl NiceFailback {
     pub fn peer_shutdown(&mut self, now: Now, peer: &str) {
         // A standby with a peer that leaves cannot complete.
         self.cancel_standby();
+        self.cause = MoveReason::PeerStopped;
         self.heal = None;
         self.other_is_stable = true;
         self.other_holds = Hold::NONE;
@@ -1186,6 +1221,7 @@ impl NiceFailback {
         match job {
             Job::TakeLocal => {
                 if !ok {
+                    self.cause = MoveReason::StartFailed;
                     self.i_hold = self.i_hold.without(Hold::LOCAL);
                     self.handover = Some((now.mono + HANDOVER_DELAY, Hold::LOCAL));
                 }
@@ -1200,6 +1236,7 @@ impl NiceFailback {
             }
             Job::MachDown => {
                 if !ok {
+                    self.cause = MoveReason::StartFailed;
                     self.i_hold = self.i_hold.without(Hold::FOREIGN);
                     self.handover = Some((now.mono + HANDOVER_DELAY, Hold::FOREIGN));
                 }
@@ -1221,6 +1258,7 @@ impl NiceFailback {
             }
             Job::GiveUp(set) if !ok => {
                 // Something of the set still runs here: the peer must not take it.
+                self.cause = MoveReason::ReleaseFailed;
                 self.i_hold = self.i_hold.with(set);
                 self.log(
                     Level::Crit,
@@ -1253,6 +1291,7 @@ impl NiceFailback {
                         format!("{set} HA resource acquisition completed (standby)."),
                     );
                 } else {
+                    self.cause = MoveReason::StartFailed;
                     self.take_failed = true;
                     self.handover = Some((now.mono + HANDOVER_DELAY, set));
                     self.log(
@@ -1277,6 +1316,7 @@ impl NiceFailback {
                     self.log(Level::Info, "All HA resources relinquished.");
                     self.out.push_back(Action::ShutdownReady);
                 } else {
+                    self.cause = MoveReason::ReleaseFailed;
                     self.shutting_down = false;
                     self.state = State::Stable;
                     self.delay_logged = false;
@@ -1297,6 +1337,7 @@ impl NiceFailback {
                         format!("{set} HA resources released to the other node."),
                     );
                 } else {
+                    self.cause = MoveReason::ReleaseFailed;
                     self.i_hold = self.i_hold.with(set);
                     self.log(
                         Level::Crit,
@@ -1306,6 +1347,20 @@ impl NiceFailback {
                 let stable = self.jobs.is_empty() && self.state == State::Stable;
                 self.send_resources(now, stable, None);
             }
+        }
+    }
+
+    /// Why the peer asks to go standby for `set` (its terms): our own
+    /// `heartbeat takeover` shortly before; with auto_failback on, giving back
+    /// our own groups is its failback; otherwise its own standby.
+    fn peer_standby_reason(&mut self, now: Now, set: Hold) -> MoveReason {
+        let asked = self.takeover_asked.take();
+        if asked.is_some_and(|t| now.mono < t + STANDBY_REPLY_TIMEOUT) {
+            MoveReason::Takeover
+        } else if self.auto_failback && set == Hold::FOREIGN {
+            MoveReason::Failback
+        } else {
+            MoveReason::PeerStandby
         }
     }
 
@@ -1335,6 +1390,7 @@ impl NiceFailback {
             return false;
         }
         self.shutting_down = true;
+        self.cause = MoveReason::Shutdown;
         let held = self.i_hold;
         self.i_hold = Hold::NONE;
         self.state = State::Shutdown;
