@@ -610,9 +610,11 @@ fn gratuitous_arp_alternates_requests_and_replies_and_stop_cancels_it() {
         started.arp.unwrap().finished().await
     });
     assert_eq!(cancelled, None, "the announcement was cancelled");
-    eventually("the first request of the long announcement", DEADLINE, || {
-        !capture.frames().is_empty()
-    });
+    eventually(
+        "the first request of the long announcement",
+        DEADLINE,
+        || !capture.frames().is_empty(),
+    );
     let frames = capture.frames();
     assert_eq!(frames.len(), 1, "no frame after stop");
 }
