@@ -17,6 +17,7 @@ mod load;
 mod logging;
 mod loss;
 mod membership;
+mod metrics;
 mod panic;
 mod process;
 mod real_peer;

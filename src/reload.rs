@@ -83,6 +83,10 @@ pub fn plan(running: &Config, new: &Config) -> Plan {
         "script_timeout",
         running.script_timeout != new.script_timeout,
     );
+    later(
+        "metrics_listen",
+        running.metrics_listen != new.metrics_listen,
+    );
     later("haresources", running.resources != new.resources);
     p
 }
@@ -134,6 +138,7 @@ mod tests {
         new.timing.initdead = Duration::from_secs(99);
         new.authkeys = hb_core::auth::KeyTable::single(7, hb_core::auth::AuthMethod::Crc);
         new.nodes.push("n9".into());
+        new.metrics_listen = Some("127.0.0.1:9100".parse().expect("an address"));
         let p = plan(&old, &new);
         assert_eq!(
             p.timing,
@@ -144,6 +149,6 @@ mod tests {
             ))
         );
         assert!(p.keys);
-        assert_eq!(p.needs_restart, vec!["initdead", "node"]);
+        assert_eq!(p.needs_restart, vec!["initdead", "node", "metrics_listen"]);
     }
 }

@@ -376,6 +376,14 @@ fn run_with(
     let control = hb_actors::control::bind(&sock_path)
         .with_context(|| format!("binding the control socket {}", sock_path.display()))?;
 
+    let metrics = hb_actors::metrics::Metrics::default();
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(
+            hb_actors::metrics::bind(addr)
+                .with_context(|| format!("binding metrics_listen {addr}"))?,
+        ),
+        None => None,
+    };
     let clients = hb_actors::respawn::plan(&config.respawn, &config.env, log);
     let watchdog = config.watchdog.clone();
     let (keepalive, deadtime) = (config.timing.keepalive, config.timing.deadtime);
@@ -399,6 +407,7 @@ fn run_with(
     // release and script run: those lines are never dropped (see logging).
     let decisions = log.new(o!(crate::logging::IMPORTANT => true));
     let status2 = status.clone();
+    let metrics2 = metrics.clone();
     let code = system.block_on(async move {
         crate::signals::install(hup);
         let (specs, link_of, serials, serial_of) = (specs, link_of, serials, serial_of);
@@ -459,6 +468,7 @@ fn run_with(
             }
             let rm = ResourceManager::new(me, groups, dirs, ctx.address().recipient(), &decisions)
                 .with_script_timeout(config.script_timeout)
+                .with_metrics(metrics2.clone())
                 .start();
             // First job, before anything the protocol asks: nothing of ours may
             // run from before when we join.
@@ -469,7 +479,8 @@ fn run_with(
                     rm.clone().recipient(),
                     rm.recipient(),
                 )
-                .with_status_info(status2);
+                .with_status_info(status2)
+                .with_metrics(metrics2);
             match ipfail {
                 Some(f) => table.with_ipfail(f),
                 None => table,
@@ -483,6 +494,13 @@ fn run_with(
         )
         .with_status(table.clone().recipient())
         .start();
+        if let Some(listener) = metrics_listener {
+            let addr = listener.local_addr().ok();
+            match hb_actors::metrics::spawn(listener, metrics, &log2) {
+                Ok(()) => info!(log2, "metrics: serving GET /metrics on {}", addr.map_or_else(String::new, |a| a.to_string())),
+                Err(e) => error!(log2, "metrics: cannot serve: {e}"),
+            }
+        }
         // respawn programs start when the node table starts (3.0.6: at comm up).
         let clients: Vec<_> = clients
             .into_iter()

@@ -167,6 +167,7 @@ pub fn event(e: &Event, m: &Membership, now: Instant) -> Facts {
         | Event::BadNode { .. }
         | Event::Dropped(_)
         | Event::Delivered { .. }
+        | Event::StatusInterval { .. }
         | Event::IrretrievablyLost { .. }
         | Event::RexmitTooHigh { .. } => Facts::default(),
     }

@@ -4,6 +4,7 @@
 //! # Layout
 //! * [`control`]: the local control socket (`standby`, `takeover`, `status`).
 //! * [`journal`]: the facts behind log lines, as key-values for the event journal.
+//! * [`metrics`]: the Prometheus metrics registry and its `GET /metrics` server.
 //! * [`messages`]: every message between actors, grouped by receiver.
 //! * [`links`]: one actor per heartbeat medium (UDP: bcast, ucast, mcast; serial).
 //! * [`node_table`]: owns the membership and resource-ownership state machines;
@@ -20,6 +21,7 @@ pub mod journal;
 pub mod keys;
 pub mod links;
 pub mod messages;
+pub mod metrics;
 pub mod node_table;
 pub mod realtime;
 pub mod resource_mgr;

@@ -68,6 +68,10 @@ pub struct NodeTable {
     /// Bounds the log lines about replayed packets (old generations).
     replays: hb_core::ratelimit::LogLimiter,
     drops: Drops,
+    /// The Prometheus counters (read only by the `metrics_listen` server).
+    metrics: crate::metrics::Metrics,
+    /// Some event may have changed a node's status: refresh `heartbeat_node_up`.
+    statuses_moved: bool,
     /// What the status snapshot reports from the configuration.
     status: crate::status::StatusInfo,
     log: Logger,
@@ -95,6 +99,8 @@ impl NodeTable {
             bad_node: hb_core::ratelimit::LogLimiter::new(Duration::from_secs(10)),
             replays: hb_core::ratelimit::LogLimiter::new(Duration::from_secs(10)),
             drops: Drops::default(),
+            metrics: crate::metrics::Metrics::default(),
+            statuses_moved: true,
             status: crate::status::StatusInfo::default(),
             log: log.new(slog::o!("actor" => "node_table")),
         }
@@ -116,6 +122,12 @@ impl NodeTable {
     /// ipfail (with resources): give the groups to the node that sees more ping nodes.
     pub fn with_ipfail(mut self, ipfail: hb_core::ipfail::Ipfail) -> NodeTable {
         self.core = self.core.with_ipfail(ipfail);
+        self
+    }
+
+    /// Where the Prometheus counters go (`metrics_listen`).
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> NodeTable {
+        self.metrics = metrics;
         self
     }
 
@@ -171,6 +183,19 @@ impl NodeTable {
                         let _ = w.send(Err(StopFailed));
                     }
                 }
+            }
+        }
+        if std::mem::take(&mut self.statuses_moved) {
+            let m = self.core.membership();
+            for node in m.node_names() {
+                let up = matches!(
+                    m.node_status(node),
+                    Some(
+                        hb_core::membership::NodeStatus::Up
+                            | hb_core::membership::NodeStatus::Active
+                    )
+                );
+                self.metrics.node_up(node, up);
             }
         }
         if let Some(h) = self.timer.take() {
@@ -248,17 +273,50 @@ impl NodeTable {
     fn log_event(&mut self, e: &Event) {
         match e {
             Event::Dropped(reason) => {
-                match reason {
-                    DropReason::Malformed => self.drops.malformed += 1,
-                    DropReason::UnknownNode => self.drops.unknown_node += 1,
-                    DropReason::Replay => self.drops.replay += 1,
-                    DropReason::Duplicate => self.drops.duplicate += 1,
-                }
+                let label = match reason {
+                    DropReason::Malformed => {
+                        self.drops.malformed += 1;
+                        "malformed"
+                    }
+                    DropReason::UnknownNode => {
+                        self.drops.unknown_node += 1;
+                        "unknown_node"
+                    }
+                    DropReason::Replay => {
+                        self.drops.replay += 1;
+                        "replay"
+                    }
+                    DropReason::Duplicate => {
+                        self.drops.duplicate += 1;
+                        "duplicate"
+                    }
+                };
+                self.metrics.dropped(label);
                 return;
             }
             Event::Delivered { .. } => return,
+            Event::StatusInterval {
+                node,
+                link,
+                interval,
+            } => {
+                self.metrics.status_interval(node, link, *interval);
+                return;
+            }
+            Event::LateHeartbeat { node, .. } => self.metrics.late_heartbeat(node),
+            Event::NodeDead { node } => {
+                self.metrics.node_death(node);
+                self.statuses_moved = true;
+            }
+            Event::LinkDead { node, link } => self.metrics.link_death(node, link),
+            Event::LocalStatus(_)
+            | Event::StatusUpdate { .. }
+            | Event::Restart { .. }
+            | Event::ShutdownNotice { .. }
+            | Event::PartitionHealed { .. } => self.statuses_moved = true,
             Event::BadNode { .. } => {
                 self.drops.unknown_node += 1;
+                self.metrics.dropped("unknown_node");
                 if self.bad_node.hit(self.now().mono).is_none() {
                     return;
                 }

@@ -79,6 +79,8 @@ pub struct ResourceManager {
     /// Longest a resource script may run before its process group is killed
     /// (`script_timeout`).
     script_timeout: Duration,
+    /// Acquisition and script times, for the Prometheus endpoint.
+    metrics: crate::metrics::Metrics,
     log: Logger,
 }
 
@@ -89,6 +91,7 @@ struct OpEnv {
     me: String,
     ip: IpAddrAgent,
     script_timeout: Duration,
+    metrics: crate::metrics::Metrics,
     log: Logger,
 }
 
@@ -111,6 +114,7 @@ impl ResourceManager {
             busy: false,
             ip: IpAddrAgent::new(log),
             script_timeout: hb_conf::model::DEFAULT_SCRIPT_TIMEOUT,
+            metrics: crate::metrics::Metrics::default(),
             log: log.new(slog::o!("actor" => "resource_mgr")),
         }
     }
@@ -118,6 +122,12 @@ impl ResourceManager {
     /// Sets how long a resource script may run (`script_timeout`).
     pub fn with_script_timeout(mut self, timeout: Duration) -> ResourceManager {
         self.script_timeout = timeout;
+        self
+    }
+
+    /// Where acquisition and script times go (`metrics_listen`).
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> ResourceManager {
+        self.metrics = metrics;
         self
     }
 
@@ -139,6 +149,7 @@ impl ResourceManager {
             me: self.me.clone(),
             ip: self.ip.clone(),
             script_timeout: self.script_timeout,
+            metrics: self.metrics.clone(),
             log: self.log.clone(),
         }
     }
@@ -237,7 +248,11 @@ impl ResourceManager {
                 };
                 let started = actix::clock::Instant::now();
                 let result = run_group(run, &g.resources, &env).await;
-                let ms = crate::journal::ms(started.elapsed());
+                let took = started.elapsed();
+                let ms = crate::journal::ms(took);
+                if job.acquire && result.is_ok() {
+                    env.metrics.takeover(took);
+                }
                 match &result {
                     Ok(()) => info!(log, "Resource group {} {verb} in {ms} ms", g.key();
                         "kind" => done_kind, "group" => g.key(), "ok" => true, "duration_ms" => ms),
@@ -318,7 +333,11 @@ async fn run_op(r: &Resource, op: Op, env: &OpEnv) -> Outcome {
     if let Some(spec) = r.ip.as_ref().filter(|_| builtin(r, dirs)) {
         let started = actix::clock::Instant::now();
         let ok = builtin_ip(spec, op, &env.ip, log).await;
-        let ms = crate::journal::ms(started.elapsed());
+        let took = started.elapsed();
+        let ms = crate::journal::ms(took);
+        // A status that finds the address absent is an answer, not a failure.
+        env.metrics
+            .script("IPaddr", op_word(op), took, !ok && op != Op::Status);
         // Journaled as a script run, as a resource.d/IPaddr run would be.
         debug!(log, "IPaddr {} {} (built in): {}", spec.addr, op_word(op), if ok { "done" } else { "failed" };
             "kind" => "script", "script" => "IPaddr", "op" => op_word(op), "builtin" => true,
@@ -341,7 +360,16 @@ async fn run_op(r: &Resource, op: Op, env: &OpEnv) -> Outcome {
         ("HA_CURHOST".to_owned(), env.me.clone()),
         ("HA_NICEFAILBACK".to_owned(), "yes".to_owned()),
     ];
-    match scripts::run(&script, &r.args, sop, &vars, env.script_timeout, log).await {
+    let started = actix::clock::Instant::now();
+    let result = scripts::run(&script, &r.args, sop, &vars, env.script_timeout, log).await;
+    // A status that says "not running" is an answer, not a failure.
+    let failed = match &result {
+        Ok(outcome) => op != Op::Status && !outcome.status.success(),
+        Err(_) => true,
+    };
+    env.metrics
+        .script(&r.script, op_word(op), started.elapsed(), failed);
+    match result {
         Ok(outcome) => Outcome::ended(match op {
             Op::Status => scripts::is_running(&outcome),
             _ => outcome.status.success(),

@@ -49,7 +49,7 @@ const FACILITY_LOCAL7: &str = "local7";
 
 /// Directives of ours that 3.0.6 does not know (it refuses them as illegal): a
 /// ha.cf shared with 3.0.6 nodes must not use them.
-const EXTENSIONS: &[&str] = &["script_timeout", "ipfail"];
+const EXTENSIONS: &[&str] = &["script_timeout", "ipfail", "metrics_listen"];
 
 /// Every directive name 3.0.6 accepts (for "did you mean" hints).
 const KNOWN: &[&str] = &[
@@ -505,6 +505,7 @@ impl<'a> Reader<'a> {
                 let loc = self.loc(n);
                 self.p.ipfail = self.boolean(n, "ipfail", rest).map(|b| At::new(b, loc));
             }
+            "metrics_listen" => self.metrics_listen(n, rest),
             "log_badpack" => self.p.log_badpack = self.boolean(n, "log_badpack", rest),
             "syslogmsgfmt" => self.p.syslogmsgfmt = self.boolean(n, "syslogmsgfmt", rest),
             "coredumps" => self.p.coredumps = self.boolean(n, "coredumps", rest),
@@ -685,6 +686,26 @@ impl<'a> Reader<'a> {
 
     fn note_udp_medium(&mut self, n: usize, kind: &'static str) {
         self.first_udp_medium.get_or_insert((n, kind));
+    }
+
+    /// `metrics_listen ADDR:PORT` (ours): where the Prometheus endpoint listens.
+    fn metrics_listen(&mut self, n: usize, rest: &str) {
+        let Some(v) = self.one(n, "metrics_listen", rest) else {
+            return;
+        };
+        match v.parse::<std::net::SocketAddr>() {
+            Ok(a) if a.port() != 0 => self.p.metrics_listen = Some(a),
+            Ok(_) => self.error_hint(
+                n,
+                format!("metrics_listen {v}: port 0 is not a port to scrape"),
+                "give a fixed port, e.g. `metrics_listen 127.0.0.1:9100`",
+            ),
+            Err(_) => self.error_hint(
+                n,
+                format!("metrics_listen: bad address {v:?}"),
+                "give an IP address and a port, e.g. `metrics_listen 127.0.0.1:9100` or `metrics_listen [::1]:9100`",
+            ),
+        }
     }
 
     fn udpport(&mut self, n: usize, rest: &str) {

@@ -64,6 +64,9 @@ pub struct Config {
     /// `ipfail on` (ours, and `ipfail = true` in TOML). ipfail also runs for a
     /// `respawn` line naming ipfail: see [`Config::ipfail_enabled`].
     pub ipfail: bool,
+    /// `metrics_listen ADDR:PORT` (ours, and `metrics_listen = "..."` in TOML):
+    /// where the Prometheus text endpoint listens; none (the default) means no endpoint.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// `haresources` groups, in file order.
     pub resources: Vec<ResourceGroup>,
     /// `authkeys`.

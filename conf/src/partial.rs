@@ -57,6 +57,8 @@ pub(crate) struct Partial {
     pub script_timeout: Option<At<Duration>>,
     /// `ipfail on|off` (ours; 3.0.6 starts ipfail with a `respawn` line).
     pub ipfail: Option<At<bool>>,
+    /// `metrics_listen ADDR:PORT` (ours): the Prometheus endpoint.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     pub resources: Vec<ResourceGroup>,
     pub authkeys: Option<KeyTable>,
     /// The main configuration file, for diagnostics about the whole configuration.
@@ -309,6 +311,7 @@ impl Partial {
             max_rexmit_delay: self.max_rexmit_delay.unwrap_or(Duration::from_millis(250)),
             script_timeout: script_timeout?,
             ipfail,
+            metrics_listen: self.metrics_listen,
             resources: self.resources,
             authkeys: authkeys?,
         })

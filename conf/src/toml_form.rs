@@ -77,6 +77,7 @@ struct File {
     max_rexmit_delay: Option<Spanned<String>>,
     script_timeout: Option<Spanned<String>>,
     ipfail: Option<Spanned<bool>>,
+    metrics_listen: Option<Spanned<String>>,
     #[serde(default)]
     resources: Vec<Spanned<GroupT>>,
     auth: Spanned<AuthT>,
@@ -409,6 +410,7 @@ pub(crate) fn parse(
     l.string("hbgenmethod", &f.hbgenmethod);
     l.boolean("realtime", &f.realtime);
     l.boolean("ipfail", &f.ipfail);
+    l.string("metrics_listen", &f.metrics_listen);
     l.int("rtprio", &f.rtprio);
     l.boolean("coredumps", &f.coredumps);
     l.string("coreroot", &f.coreroot);
@@ -593,6 +595,9 @@ pub fn write(c: &Config, redact_keys: bool) -> String {
     let _ = writeln!(o, "script_timeout = {}", q(&t(c.script_timeout)));
     if c.ipfail {
         let _ = writeln!(o, "ipfail = true");
+    }
+    if let Some(a) = c.metrics_listen {
+        let _ = writeln!(o, "metrics_listen = {}", q(&a.to_string()));
     }
     if !c.env.is_empty() {
         let pairs: Vec<String> = c

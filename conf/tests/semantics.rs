@@ -80,6 +80,36 @@ fn defaults_are_those_of_3_0_6() {
     assert!(warnings(&l).is_empty(), "{:?}", warnings(&l));
 }
 
+/// `metrics_listen` is ours: off unless given, an IP address and a port, and
+/// carried into the TOML form.
+#[test]
+fn metrics_listen_is_off_by_default_and_survives_convert_config() {
+    assert_eq!(load(BASE).config.metrics_listen, None);
+    for value in ["127.0.0.1:9100", "[::1]:9100", "0.0.0.0:19100"] {
+        let l = load(&format!("metrics_listen {value}\n{BASE}"));
+        assert_eq!(
+            l.config.metrics_listen,
+            Some(value.parse().expect("an address")),
+            "metrics_listen {value}"
+        );
+        assert!(warnings(&l).is_empty(), "{:?}", warnings(&l));
+        let toml = hb_conf::toml_form::write(&l.config, false);
+        assert!(
+            toml.contains(&format!("metrics_listen = \"{value}\"")),
+            "{toml}"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("cluster.toml");
+        std::fs::write(&path, &toml).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let back = hb_conf::load_toml(&path, &HostCheck::default()).expect("TOML accepted");
+        assert_eq!(
+            back.config.metrics_listen, l.config.metrics_listen,
+            "{toml}"
+        );
+    }
+}
+
 /// `script_timeout` is ours (3.0.6 waits for a script forever): two minutes
 /// unless given, in heartbeat's time syntax, and carried into the TOML form.
 #[test]

@@ -347,7 +347,14 @@ impl Sim {
                     if matches!(e, Event::NodeDead { .. }) {
                         self.last_death = Some(self.now);
                     }
-                    if self.verbose || !matches!(e, Event::Delivered { .. } | Event::Dropped(_)) {
+                    if self.verbose
+                        || !matches!(
+                            e,
+                            Event::Delivered { .. }
+                                | Event::Dropped(_)
+                                | Event::StatusInterval { .. }
+                        )
+                    {
                         self.log(format!("{}: {e}", name(i)));
                     }
                 }

@@ -28,17 +28,18 @@ fn bucket_of(t: Instant) -> u64 {
 }
 
 impl IntervalWindow {
-    /// A status arrived on this link at `now`.
-    pub fn heard(&mut self, now: Instant) {
-        if let Some(last) = self.last.replace(now) {
-            let interval = now.since(last);
-            let b = bucket_of(now);
-            let slot = &mut self.ring[usize::try_from(b % BUCKETS as u64).unwrap_or(0)];
-            if slot.0 != b {
-                *slot = (b, Duration::ZERO);
-            }
-            slot.1 = slot.1.max(interval);
+    /// A status arrived on this link at `now`: returns the interval since the
+    /// previous one on this link, if there was one.
+    pub fn heard(&mut self, now: Instant) -> Option<Duration> {
+        let last = self.last.replace(now)?;
+        let interval = now.since(last);
+        let b = bucket_of(now);
+        let slot = &mut self.ring[usize::try_from(b % BUCKETS as u64).unwrap_or(0)];
+        if slot.0 != b {
+            *slot = (b, Duration::ZERO);
         }
+        slot.1 = slot.1.max(interval);
+        Some(interval)
     }
 
     /// The worst interval measured in the last minute (`None` before two status

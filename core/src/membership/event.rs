@@ -128,6 +128,16 @@ pub enum Event {
     },
     /// A dropped message, for counters.
     Dropped(DropReason),
+    /// A status message from a node arrived on a link, `interval` after its
+    /// previous one on that link (for the metrics; it decides nothing).
+    StatusInterval {
+        /// The node.
+        node: String,
+        /// Our medium's name.
+        link: String,
+        /// Since the previous status on this link.
+        interval: std::time::Duration,
+    },
     /// A node announced a graceful shutdown.
     ShutdownNotice {
         /// The node.
@@ -204,7 +214,9 @@ impl Event {
             | Event::IrretrievablyLost { .. }
             | Event::RexmitTooHigh { .. } => Level::Error,
             Event::PartitionHealed { .. } => Level::Crit,
-            Event::Dropped(_) | Event::Delivered { .. } => Level::Debug,
+            Event::Dropped(_) | Event::Delivered { .. } | Event::StatusInterval { .. } => {
+                Level::Debug
+            }
             _ => Level::Info,
         }
     }
@@ -250,6 +262,9 @@ impl fmt::Display for Event {
             Event::TooManyLost { node } => write!(f, "lost a lot of packets! (node {node})"),
             Event::BadNode { name } => write!(f, "process_status_message: bad node [{name}] in message"),
             Event::Dropped(reason) => write!(f, "dropped a message: {reason:?}"),
+            Event::StatusInterval { node, link, interval } => {
+                write!(f, "status from {node} on {link} after {} ms", interval.as_millis())
+            }
             Event::Delivered { from, msg } => {
                 write!(f, "message {} from {from}", msg.get_str("t").unwrap_or("?"))
             }

@@ -699,7 +699,14 @@ impl Membership {
         if link < self.cfg.links.len() && !replay {
             self.link_heard(now, i, link);
             if t == "status" {
-                self.nodes[i].beats[link].heard(now.mono);
+                let interval = self.nodes[i].beats[link].heard(now.mono);
+                if let Some(interval) = interval.filter(|_| i != self.me) {
+                    self.notify(Event::StatusInterval {
+                        node: self.nodes[i].name.clone(),
+                        link: self.cfg.links[link].clone(),
+                        interval,
+                    });
+                }
             }
         }
         if i == self.me {

@@ -32,7 +32,7 @@ fn drain(m: &mut Membership) -> Vec<Command> {
 fn events(cmds: &[Command]) -> Vec<Event> {
     cmds.iter()
         .filter_map(|c| match c {
-            Command::Notify(Event::Dropped(_)) => None,
+            Command::Notify(Event::Dropped(_) | Event::StatusInterval { .. }) => None,
             Command::Notify(e) => Some(e.clone()),
             Command::Send(_) => None,
         })
@@ -354,6 +354,48 @@ fn the_same_packet_on_two_media_is_processed_once_and_brings_both_links_up() {
     assert!(cmds.contains(&Command::Notify(Event::Dropped(DropReason::Duplicate))));
 }
 
+/// Every status from a peer reports its interval on the link it came by (the
+/// metrics' histogram), duplicates on another medium included; our own looped-back
+/// status reports nothing.
+#[test]
+fn each_status_reports_its_interval_per_link() {
+    let mut m = started_pair();
+    let intervals = |cmds: &[Command]| -> Vec<(String, String, u64)> {
+        cmds.iter()
+            .filter_map(|c| match c {
+                Command::Notify(Event::StatusInterval {
+                    node,
+                    link,
+                    interval,
+                }) => Some((node.clone(), link.clone(), interval.as_millis() as u64)),
+                _ => None,
+            })
+            .collect()
+    };
+    let s = status_from("n2", 7, 2, "active");
+    m.handle_message(Now::at_millis(1000), 0, s.clone());
+    m.handle_message(Now::at_millis(1001), 1, s);
+    assert_eq!(
+        intervals(&drain(&mut m)),
+        vec![("n2".into(), "eth1".into(), 1000)],
+        "the first status on ttyS0 has no interval yet"
+    );
+    let s = status_from("n2", 7, 3, "active");
+    m.handle_message(Now::at_millis(2500), 0, s.clone());
+    m.handle_message(Now::at_millis(2600), 1, s);
+    assert_eq!(
+        intervals(&drain(&mut m)),
+        vec![
+            ("n2".into(), "eth1".into(), 1500),
+            ("n2".into(), "/dev/ttyS0".into(), 1599)
+        ]
+    );
+    let own = status_from("n1", 100, 9, "active");
+    m.handle_message(Now::at_millis(3000), 0, own.clone());
+    m.handle_message(Now::at_millis(4000), 0, own);
+    assert!(intervals(&drain(&mut m)).is_empty());
+}
+
 /// The seed's test: cut one medium, the node stays alive; the link is dead.
 #[test]
 fn one_medium_cut_kills_the_link_not_the_node() {
@@ -632,8 +674,13 @@ fn unknown_nodes_malformed_messages_and_our_own_echo() {
     let mut no_seq = status_from("n2", 7, 2, "up");
     no_seq.remove("seq");
     m.handle_message(Now::at_millis(100), 0, no_seq);
+    // It still proved the link (and its interval is measured), as before seq is read.
+    let cmds: Vec<Command> = drain(&mut m)
+        .into_iter()
+        .filter(|c| !matches!(c, Command::Notify(Event::StatusInterval { .. })))
+        .collect();
     assert_eq!(
-        drain(&mut m),
+        cmds,
         vec![Command::Notify(Event::Dropped(DropReason::Malformed))]
     );
     let echo = status_from("n1", 100, 5, "active");
