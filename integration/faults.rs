@@ -16,7 +16,9 @@ const RSC_LOG: &str = "/run/rsc.log";
 const STATE: &str = "/run/rsc-svc";
 const LONG: Duration = Duration::from_secs(60);
 
-const SCRIPT: &str = r#"#!/bin/sh
+/// The resource script of the fault tests: records its calls and keeps its state
+/// under /run (never on a full disk).
+pub(crate) const SCRIPT: &str = r#"#!/bin/sh
 echo "$(basename "$0") $*" >> /run/rsc.log
 for a; do op=$a; done
 case "$op" in

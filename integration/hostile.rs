@@ -21,16 +21,7 @@ const LOG: &str = "/var/log/ha-log";
 const KEY: &str = "hostile-test-key";
 const LONG: Duration = Duration::from_secs(60);
 
-const SCRIPT: &str = r#"#!/bin/sh
-echo "$(basename "$0") $*" >> /run/rsc.log
-for a; do op=$a; done
-case "$op" in
-  start) touch /run/rsc-svc ;;
-  stop) rm -f /run/rsc-svc ;;
-  status) if [ -e /run/rsc-svc ]; then echo running; else echo stopped; fi ;;
-esac
-exit 0
-"#;
+use crate::faults::SCRIPT;
 
 fn install(node: &Node) {
     node.write_file(
