@@ -1,0 +1,341 @@
+//! The results as markdown tables, a CSV of every sample, and a PNG of the
+//! outage distributions.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{anyhow, Context as _, Result};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::pair::Samples;
+use crate::scale::ScaleResult;
+use crate::stats::{summarize, Summary};
+use crate::systems::{Setting, System};
+
+/// The system font the plot's text is drawn with (Debian package fonts-dejavu-core).
+pub const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+
+/// Everything one run measured.
+pub struct Results {
+    /// What was run: the command line, mode, date, machine load.
+    pub header: Vec<String>,
+    /// Per system and setting.
+    pub pairs: Vec<(System, Setting, Samples)>,
+    /// Per cluster size.
+    pub scale: Vec<ScaleResult>,
+}
+
+impl Results {
+    /// Every failure of every part.
+    pub fn failures(&self) -> Vec<String> {
+        let mut all = Vec::new();
+        for (sys, set, s) in &self.pairs {
+            for f in &s.failures {
+                all.push(format!("{} {}: {f}", sys.key(), set.name));
+            }
+        }
+        for r in &self.scale {
+            all.extend(r.failures.iter().cloned());
+        }
+        all
+    }
+}
+
+fn cells(s: Option<Summary>) -> String {
+    match s {
+        Some(s) => format!(
+            "{} | {} | {} | {} | {}",
+            s.n,
+            fmt_ms(s.min),
+            fmt_ms(s.median),
+            fmt_ms(s.p90),
+            fmt_ms(s.max)
+        ),
+        None => "0 | – | – | – | –".into(),
+    }
+}
+
+/// `12.3`, `540`, `12 345`: milliseconds with sensible precision.
+fn fmt_ms(v: f64) -> String {
+    if v < 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+/// The tables.
+pub fn markdown(r: &Results) -> String {
+    let mut out = String::new();
+    for line in &r.header {
+        let _ = writeln!(out, "{line}  ");
+    }
+    if !r.pairs.is_empty() {
+        out.push_str(
+            "\n#### Two nodes: client-observed times (ms)\n\n\
+             | measurement | system | setting | n | min | median | p90 | max |\n\
+             | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |\n",
+        );
+        type Pick = fn(&Samples) -> &Vec<f64>;
+        let kinds: [(&str, Pick); 4] = [
+            ("cold start", |s| &s.cold),
+            ("hard failover (power loss)", |s| &s.hard),
+            ("graceful switchover", |s| &s.graceful),
+            ("failback (longest gap)", |s| &s.failback),
+        ];
+        for (kind, pick) in kinds {
+            for (sys, set, s) in &r.pairs {
+                let _ = writeln!(
+                    out,
+                    "| {kind} | {} | {} ({}) | {} |",
+                    sys.label(),
+                    set.name,
+                    set.describe(*sys),
+                    cells(summarize(pick(s)))
+                );
+            }
+        }
+        out.push_str(
+            "\n#### Two nodes: idle cost of the daemon's processes\n\n\
+             | system | setting | node | processes | CPU % of one core | RSS MiB | PSS MiB |\n\
+             | --- | --- | --- | ---: | ---: | ---: | ---: |\n",
+        );
+        for (sys, set, s) in &r.pairs {
+            for (node, idle) in &s.idle {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} ({}) | {node} | {} | {:.3} | {:.1} | {} |",
+                    sys.label(),
+                    set.name,
+                    set.describe(*sys),
+                    idle.processes,
+                    idle.cpu_percent,
+                    idle.memory.rss_kib as f64 / 1024.0,
+                    idle.memory
+                        .pss_kib
+                        .map_or("–".into(), |p| format!("{:.1}", p as f64 / 1024.0)),
+                );
+            }
+        }
+    }
+    if !r.scale.is_empty() {
+        out.push_str(
+            "\n#### Scale: ours, N nodes on one bridge, keepalive 100 ms, deadtime 500 ms\n\n\
+             | nodes | CPU % per node, mean | max | RSS MiB per node | deaths | all survivors logged it dead (ms): min | median | p90 | max | each survivor: median | p90 |\n\
+             | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        );
+        for s in &r.scale {
+            let mean = s.cpu.iter().sum::<f64>() / s.cpu.len().max(1) as f64;
+            let max = s.cpu.iter().cloned().fold(0.0, f64::max);
+            let rss = s.rss_kib.iter().sum::<u64>() as f64 / s.rss_kib.len().max(1) as f64 / 1024.0;
+            let all = summarize(&s.detect_all);
+            let each = summarize(&s.detect_each);
+            let f = |v: Option<f64>| v.map_or("–".into(), fmt_ms);
+            let _ = writeln!(
+                out,
+                "| {} | {mean:.2} | {max:.2} | {rss:.1} | {} | {} | {} | {} | {} | {} | {} |",
+                s.nodes,
+                s.detect_all.len(),
+                f(all.map(|a| a.min)),
+                f(all.map(|a| a.median)),
+                f(all.map(|a| a.p90)),
+                f(all.map(|a| a.max)),
+                f(each.map(|a| a.median)),
+                f(each.map(|a| a.p90)),
+            );
+        }
+    }
+    let failures = r.failures();
+    if !failures.is_empty() {
+        out.push_str("\n#### Measurements that could not be made\n\n");
+        for f in failures {
+            let first = f.lines().next().unwrap_or_default();
+            let _ = writeln!(out, "- {first}");
+        }
+    }
+    out
+}
+
+/// Every sample, one per line: `kind,system,setting,keepalive_ms,deadtime_ms,value`.
+pub fn csv(r: &Results) -> String {
+    let mut out = String::from("kind,system,setting,keepalive_ms,deadtime_ms,value\n");
+    for (sys, set, s) in &r.pairs {
+        let row = |out: &mut String, kind: &str, v: f64| {
+            let _ = writeln!(
+                out,
+                "{kind},{},{},{},{},{v:.3}",
+                sys.key(),
+                set.name,
+                set.keepalive.as_millis(),
+                set.deadtime.as_millis()
+            );
+        };
+        for (kind, v) in [
+            ("cold_ms", &s.cold),
+            ("hard_ms", &s.hard),
+            ("graceful_ms", &s.graceful),
+            ("failback_gap_ms", &s.failback),
+        ] {
+            for x in v {
+                row(&mut out, kind, *x);
+            }
+        }
+        for (node, idle) in &s.idle {
+            row(
+                &mut out,
+                &format!("idle_cpu_percent_{node}"),
+                idle.cpu_percent,
+            );
+            row(
+                &mut out,
+                &format!("idle_rss_kib_{node}"),
+                idle.memory.rss_kib as f64,
+            );
+            if let Some(p) = idle.memory.pss_kib {
+                row(&mut out, &format!("idle_pss_kib_{node}"), p as f64);
+            }
+        }
+    }
+    for s in &r.scale {
+        let n = s.nodes;
+        for v in &s.cpu {
+            let _ = writeln!(out, "scale_cpu_percent,ours,{n}nodes,100,500,{v:.4}");
+        }
+        for v in &s.detect_all {
+            let _ = writeln!(out, "scale_detect_all_ms,ours,{n}nodes,100,500,{v:.3}");
+        }
+        for v in &s.detect_each {
+            let _ = writeln!(out, "scale_detect_each_ms,ours,{n}nodes,100,500,{v:.3}");
+        }
+    }
+    out
+}
+
+fn color(sys: System) -> RGBColor {
+    match sys {
+        System::Ours => RGBColor(31, 119, 180),
+        System::Hb306 => RGBColor(214, 39, 40),
+        System::Keepalived => RGBColor(44, 160, 44),
+    }
+}
+
+/// Draws the hard-failover and graceful-switchover outages of every system and
+/// setting: every sample as a dot, the box from the 25th to the 75th
+/// percentile, the median as a bar with its value, on a log scale.
+pub fn plot(r: &Results, path: &Path) -> Result<()> {
+    let font = std::fs::read(FONT)
+        .with_context(|| format!("{FONT} (Debian package fonts-dejavu-core)"))?;
+    plotters::style::register_font(
+        "sans-serif",
+        FontStyle::Normal,
+        Box::leak(font.into_boxed_slice()),
+    )
+    .map_err(|_| anyhow!("{FONT} is not a usable font"))?;
+    type Pick = fn(&Samples) -> &Vec<f64>;
+    let panels: [(&str, Pick); 2] = [
+        (
+            "Hard failover: power loss of the owner (client outage, ms, log scale)",
+            |s| &s.hard,
+        ),
+        (
+            "Graceful switchover: the owner's daemon stopped (client outage, ms, log scale)",
+            |s| &s.graceful,
+        ),
+    ];
+    let groups: Vec<&(System, Setting, Samples)> = r.pairs.iter().collect();
+    let k = groups.len().max(1);
+    let width = (220 + 150 * k).max(900) as u32;
+    let root = BitMapBackend::new(path, (width, 1100)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    let areas = root.split_evenly((2, 1));
+    let all: Vec<f64> = groups
+        .iter()
+        .flat_map(|g| g.2.hard.iter().chain(&g.2.graceful))
+        .copied()
+        .filter(|v| *v > 0.0)
+        .collect();
+    let lo = all.iter().cloned().fold(f64::INFINITY, f64::min).max(0.5) / 1.6;
+    let hi = all.iter().cloned().fold(1.0, f64::max) * 1.6;
+    let lo = if lo.is_finite() { lo } else { 1.0 };
+    let labels: Vec<String> = groups
+        .iter()
+        .map(|(sys, set, _)| format!("{} {}", sys.key(), set.name))
+        .collect();
+    for ((title, pick), area) in panels.into_iter().zip(areas.iter()) {
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(10)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..k as f64, (lo..hi).log_scale())
+            .map_err(|e| anyhow!("{e}"))?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_label_style(("sans-serif", 15))
+            .y_desc("ms")
+            .draw()
+            .map_err(|e| anyhow!("{e}"))?;
+        for (i, (sys, _, s)) in groups.iter().enumerate() {
+            let c = color(*sys);
+            let x = i as f64 + 0.5;
+            // The column's name at its top (plotters places axis labels on its
+            // own ticks, not on categories).
+            chart
+                .draw_series(std::iter::once(
+                    EmptyElement::at((x, hi))
+                        + Text::new(
+                            labels[i].clone(),
+                            (0, 6),
+                            ("sans-serif", 15)
+                                .into_font()
+                                .color(&c)
+                                .pos(Pos::new(HPos::Center, VPos::Top)),
+                        ),
+                ))
+                .map_err(|e| anyhow!("{e}"))?;
+            let mut v: Vec<f64> = pick(s).iter().copied().filter(|x| *x > 0.0).collect();
+            if v.is_empty() {
+                continue;
+            }
+            v.sort_by(f64::total_cmp);
+            let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(x - 0.22, q(0.25)), (x + 0.22, q(0.75))],
+                    c.mix(0.25).filled(),
+                )))
+                .map_err(|e| anyhow!("{e}"))?;
+            let med = summarize(&v).map_or(0.0, |s| s.median);
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(x - 0.3, med), (x + 0.3, med)],
+                    c.stroke_width(3),
+                )))
+                .map_err(|e| anyhow!("{e}"))?;
+            // Spread the dots sideways so that equal values stay visible.
+            let n = v.len();
+            chart
+                .draw_series(v.iter().enumerate().map(|(j, y)| {
+                    let dx = if n > 1 {
+                        (j as f64 / (n - 1) as f64 - 0.5) * 0.3
+                    } else {
+                        0.0
+                    };
+                    Circle::new((x + dx, *y), 3, c.filled())
+                }))
+                .map_err(|e| anyhow!("{e}"))?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!("{} ms", fmt_ms(med)),
+                    (x + 0.3, med),
+                    ("sans-serif", 13).into_font().color(&BLACK),
+                )))
+                .map_err(|e| anyhow!("{e}"))?;
+        }
+    }
+    root.present().map_err(|e| anyhow!("{e}"))?;
+    Ok(())
+}
