@@ -90,6 +90,12 @@ pub struct Idle {
     pub cpu_percent: f64,
     /// Its memory at the end of the window.
     pub memory: Memory,
+    /// Deaths or VRRP state changes it logged during the window (filled in
+    /// by the caller): where this is not 0, the system does not sustain
+    /// the setting.
+    pub flaps: usize,
+    /// Late-heartbeat warnings it logged during the window (filled in by the caller).
+    pub late: usize,
 }
 
 /// Measures the processes that `pids` returns (called at the start and at the
@@ -110,5 +116,7 @@ pub fn idle(mut pids: impl FnMut() -> Vec<i32>, window: Duration) -> Idle {
         processes: after_pids.len(),
         cpu_percent: used as f64 / wall.as_nanos() as f64 * 100.0,
         memory: memory(&after_pids),
+        flaps: 0,
+        late: 0,
     }
 }

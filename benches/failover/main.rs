@@ -97,6 +97,8 @@ struct Options {
     out: PathBuf,
     seed: u64,
     verbose: bool,
+    /// Measure nothing: read these `samples.csv` files, merge, and report.
+    from_csv: Vec<PathBuf>,
 }
 
 impl Options {
@@ -113,6 +115,7 @@ impl Options {
             out: PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("failover"),
             seed: seed_from_clock(),
             verbose: true,
+            from_csv: Vec::new(),
         }
     }
 
@@ -171,6 +174,9 @@ impl Options {
                 }
                 "--out" => o.out = PathBuf::from(value()?),
                 "--seed" => o.seed = value()?.parse().context("--seed")?,
+                "--from-csv" => {
+                    o.from_csv = list(&value()?).into_iter().map(PathBuf::from).collect()
+                }
                 "-h" | "--help" => {
                     println!("{}", usage());
                     std::process::exit(0);
@@ -207,7 +213,8 @@ fn list(s: &str) -> Vec<String> {
 fn usage() -> &'static str {
     "usage: cargo bench --bench failover -- [--reps N] [--systems ours,hb306,keepalived|none] \
      [--settings 1s,100ms,fast,K/D] [--idle SECS] [--scale 2,8,16,32|none] [--scale-reps N] \
-     [--scale-window SECS] [--out DIR] [--seed N] [--smoke] [--quiet]"
+     [--scale-window SECS] [--out DIR] [--seed N] [--smoke] [--quiet]\n\
+     or: cargo bench --bench failover -- --from-csv A.csv,B.csv --out DIR   (merge runs, report only)"
 }
 
 fn seed_from_clock() -> u64 {
@@ -278,9 +285,69 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs everything `o` asks for, prints and writes the results; returns how
-/// many measurements failed.
+/// Runs everything `o` asks for (or reads it back with `--from-csv`), prints
+/// and writes the results; returns how many measurements failed.
 fn run(o: &Options) -> Result<usize> {
+    let mut results = if o.from_csv.is_empty() {
+        measure(o)?
+    } else {
+        report::read_csv(&o.from_csv)?
+    };
+    // Slowest setting first, then ours, 3.0.6, keepalived within a setting.
+    results.pairs.sort_by_key(|(sys, set, _)| {
+        (
+            std::cmp::Reverse(set.keepalive),
+            System::ALL.iter().position(|s| s == sys),
+        )
+    });
+    results.scale.sort_by_key(|s| s.nodes);
+    let md = report::markdown(&results);
+    println!("{md}");
+    std::fs::create_dir_all(&o.out).with_context(|| format!("create {}", o.out.display()))?;
+    std::fs::write(o.out.join("results.md"), &md)?;
+    std::fs::write(o.out.join("samples.csv"), report::csv(&results))?;
+    let png = o.out.join("failover-outages.png");
+    if !results.pairs.is_empty() {
+        report::plot(&results, &png).context("the plot")?;
+    }
+    eprintln!(
+        "wrote {}/results.md, samples.csv{}",
+        o.out.display(),
+        if results.pairs.is_empty() {
+            ""
+        } else {
+            " and failover-outages.png"
+        }
+    );
+    let mut failures = results.failures().len();
+    if o.smoke {
+        // Every kind of measurement must have been made at least once.
+        for (sys, set, s) in &results.pairs {
+            for (kind, n) in [
+                ("cold start", s.cold.len()),
+                ("hard failover", s.hard.len()),
+                ("graceful switchover", s.graceful.len()),
+                ("failback", s.failback.len()),
+                ("idle", s.idle.len()),
+            ] {
+                if n == 0 {
+                    eprintln!("smoke: no {kind} sample for {} {}", sys.key(), set.name);
+                    failures += 1;
+                }
+            }
+        }
+        for s in &results.scale {
+            if s.detect_all.is_empty() || s.cpu.is_empty() {
+                eprintln!("smoke: no scale sample for {} nodes", s.nodes);
+                failures += 1;
+            }
+        }
+    }
+    Ok(failures)
+}
+
+/// Measures everything `o` asks for.
+fn measure(o: &Options) -> Result<Results> {
     harness::require_root();
     let started = Instant::now();
     let mut rng = Rng::new(o.seed);
@@ -340,7 +407,11 @@ fn run(o: &Options) -> Result<usize> {
         ),
         format!(
             "Command: `{}`.",
-            std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+            if o.smoke && !std::env::args().any(|a| a == "--bench") {
+                "cargo test (smoke mode)".to_owned()
+            } else {
+                std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+            }
         ),
         format!(
             "Machine: {} CPUs, kernel {}; /proc/loadavg before: `{load_before}`, after: `{load_after}`.",
@@ -350,49 +421,7 @@ fn run(o: &Options) -> Result<usize> {
                 .trim()
         ),
     ];
-    let md = report::markdown(&results);
-    println!("{md}");
-    std::fs::create_dir_all(&o.out).with_context(|| format!("create {}", o.out.display()))?;
-    std::fs::write(o.out.join("results.md"), &md)?;
-    std::fs::write(o.out.join("samples.csv"), report::csv(&results))?;
-    let png = o.out.join("failover-outages.png");
-    if !results.pairs.is_empty() {
-        report::plot(&results, &png).context("the plot")?;
-    }
-    eprintln!(
-        "wrote {}/results.md, samples.csv{}",
-        o.out.display(),
-        if results.pairs.is_empty() {
-            ""
-        } else {
-            " and failover-outages.png"
-        }
-    );
-    let mut failures = results.failures().len();
-    if o.smoke {
-        // Every kind of measurement must have been made at least once.
-        for (sys, set, s) in &results.pairs {
-            for (kind, n) in [
-                ("cold start", s.cold.len()),
-                ("hard failover", s.hard.len()),
-                ("graceful switchover", s.graceful.len()),
-                ("failback", s.failback.len()),
-                ("idle", s.idle.len()),
-            ] {
-                if n == 0 {
-                    eprintln!("smoke: no {kind} sample for {} {}", sys.key(), set.name);
-                    failures += 1;
-                }
-            }
-        }
-        for s in &results.scale {
-            if s.detect_all.is_empty() || s.cpu.is_empty() {
-                eprintln!("smoke: no scale sample for {} nodes", s.nodes);
-                failures += 1;
-            }
-        }
-    }
-    Ok(failures)
+    Ok(results)
 }
 
 /// All repetitions and the idle window of one system at one setting.
@@ -410,8 +439,9 @@ fn run_pair(system: System, setting: &Setting, o: &Options, rng: &mut Rng) -> Re
         Ok(idle) => {
             for (node, i) in &idle {
                 eprintln!(
-                    "  idle {node}: {} processes, {:.3} % CPU, RSS {} KiB, PSS {:?} KiB",
-                    i.processes, i.cpu_percent, i.memory.rss_kib, i.memory.pss_kib
+                    "  idle {node}: {} processes, {:.3} % CPU, RSS {} KiB, PSS {:?} KiB, \
+                     {} deaths or state changes, {} late heartbeats",
+                    i.processes, i.cpu_percent, i.memory.rss_kib, i.memory.pss_kib, i.flaps, i.late
                 );
             }
             samples.idle = idle;
@@ -422,5 +452,6 @@ fn run_pair(system: System, setting: &Setting, o: &Options, rng: &mut Rng) -> Re
         }
     }
     pair.power_off_all()?;
+    pair.save_logs(&o.out.join("logs"))?;
     Ok(samples)
 }

@@ -261,6 +261,7 @@ impl Pair {
         self.settle_start(marks, slow)?;
         std::thread::sleep(Duration::from_secs(2));
         self.probe.set_active(false);
+        let marks = [self.log_len(0), self.log_len(1)];
         // Both nodes over the same window, each on its own thread.
         let result = std::thread::scope(|s| {
             let handles: Vec<_> = (0..2)
@@ -283,6 +284,19 @@ impl Pair {
                 .collect::<Vec<_>>()
         });
         self.probe.set_active(true);
+        let mut result = result;
+        for (i, (_, idle)) in result.iter_mut().enumerate() {
+            let log = self.node(i).read_file(sys.log());
+            let window = log.get(marks[i]..).unwrap_or_default();
+            idle.flaps = window
+                .lines()
+                .filter(|l| l.contains(": is dead") || l.contains("Entering "))
+                .count();
+            idle.late = window
+                .lines()
+                .filter(|l| l.contains("Late heartbeat"))
+                .count();
+        }
         for (name, idle) in &result {
             if idle.processes == 0 {
                 bail!("no {} process on {name} to measure", sys.label());
@@ -446,6 +460,21 @@ impl Pair {
     /// still on the wire when the next one starts.
     fn quiet(&self) {
         std::thread::sleep(self.setting.keepalive * 3 + Duration::from_millis(200));
+    }
+
+    /// Copies both nodes' logs to `dir` as `SYSTEM-SETTING-NODE.log`.
+    pub fn save_logs(&self, dir: &std::path::Path) -> Result<()> {
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        for node in self.cluster.nodes() {
+            let name = format!(
+                "{}-{}-{}.log",
+                self.system.key(),
+                self.setting.name.replace('/', "-"),
+                node.name()
+            );
+            std::fs::write(dir.join(name), node.read_file(self.system.log()))?;
+        }
+        Ok(())
     }
 
     /// The last lines of both nodes' logs, for a failure report.

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{anyhow, Context as _, Result};
+use plotters::coord::combinators::BindKeyPoints as _;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -98,14 +99,14 @@ pub fn markdown(r: &Results) -> String {
         }
         out.push_str(
             "\n#### Two nodes: idle cost of the daemon's processes\n\n\
-             | system | setting | node | processes | CPU % of one core | RSS MiB | PSS MiB |\n\
-             | --- | --- | --- | ---: | ---: | ---: | ---: |\n",
+             | system | setting | node | processes | CPU % of one core | RSS MiB | PSS MiB | deaths / state changes | late heartbeats |\n\
+             | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
         );
         for (sys, set, s) in &r.pairs {
             for (node, idle) in &s.idle {
                 let _ = writeln!(
                     out,
-                    "| {} | {} ({}) | {node} | {} | {:.3} | {:.1} | {} |",
+                    "| {} | {} ({}) | {node} | {} | {:.3} | {:.1} | {} | {} | {} |",
                     sys.label(),
                     set.name,
                     set.describe(*sys),
@@ -115,6 +116,8 @@ pub fn markdown(r: &Results) -> String {
                     idle.memory
                         .pss_kib
                         .map_or("–".into(), |p| format!("{:.1}", p as f64 / 1024.0)),
+                    idle.flaps,
+                    idle.late,
                 );
             }
         }
@@ -157,14 +160,19 @@ pub fn markdown(r: &Results) -> String {
     out
 }
 
-/// Every sample, one per line: `kind,system,setting,keepalive_ms,deadtime_ms,value`.
+/// Every sample, one per line: `kind,system,setting,keepalive_ms,deadtime_ms,value`,
+/// after the header lines as `# ` comments. [`read_csv`] reads it back.
 pub fn csv(r: &Results) -> String {
-    let mut out = String::from("kind,system,setting,keepalive_ms,deadtime_ms,value\n");
+    let mut out = String::new();
+    for line in &r.header {
+        let _ = writeln!(out, "# {line}");
+    }
+    out.push_str("kind,system,setting,keepalive_ms,deadtime_ms,value\n");
     for (sys, set, s) in &r.pairs {
-        let row = |out: &mut String, kind: &str, v: f64| {
+        let row = |out: &mut String, kind: &str, v: &dyn std::fmt::Display| {
             let _ = writeln!(
                 out,
-                "{kind},{},{},{},{},{v:.3}",
+                "{kind},{},{},{},{},{v}",
                 sys.key(),
                 set.name,
                 set.keepalive.as_millis(),
@@ -178,36 +186,189 @@ pub fn csv(r: &Results) -> String {
             ("failback_gap_ms", &s.failback),
         ] {
             for x in v {
-                row(&mut out, kind, *x);
+                row(&mut out, kind, &format!("{x:.3}"));
             }
         }
         for (node, idle) in &s.idle {
+            row(&mut out, &format!("idle_processes_{node}"), &idle.processes);
             row(
                 &mut out,
                 &format!("idle_cpu_percent_{node}"),
-                idle.cpu_percent,
+                &format!("{:.4}", idle.cpu_percent),
             );
             row(
                 &mut out,
                 &format!("idle_rss_kib_{node}"),
-                idle.memory.rss_kib as f64,
+                &idle.memory.rss_kib,
             );
             if let Some(p) = idle.memory.pss_kib {
-                row(&mut out, &format!("idle_pss_kib_{node}"), p as f64);
+                row(&mut out, &format!("idle_pss_kib_{node}"), &p);
             }
+            row(&mut out, &format!("idle_flaps_{node}"), &idle.flaps);
+            row(&mut out, &format!("idle_late_{node}"), &idle.late);
+        }
+        for f in &s.failures {
+            row(&mut out, "failure", &one_line(f));
         }
     }
     for s in &r.scale {
         let n = s.nodes;
+        let mut row = |kind: &str, v: &dyn std::fmt::Display| {
+            let _ = writeln!(out, "{kind},ours,{n}nodes,100,500,{v}");
+        };
         for v in &s.cpu {
-            let _ = writeln!(out, "scale_cpu_percent,ours,{n}nodes,100,500,{v:.4}");
+            row("scale_cpu_percent", &format!("{v:.4}"));
+        }
+        for v in &s.rss_kib {
+            row("scale_rss_kib", v);
         }
         for v in &s.detect_all {
-            let _ = writeln!(out, "scale_detect_all_ms,ours,{n}nodes,100,500,{v:.3}");
+            row("scale_detect_all_ms", &format!("{v:.3}"));
         }
         for v in &s.detect_each {
-            let _ = writeln!(out, "scale_detect_each_ms,ours,{n}nodes,100,500,{v:.3}");
+            row("scale_detect_each_ms", &format!("{v:.3}"));
         }
+        for f in &s.failures {
+            row("failure", &one_line(f));
+        }
+    }
+    out
+}
+
+/// A failure's text on one CSV line: first line only, commas as semicolons.
+fn one_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().replace(',', ";")
+}
+
+/// Reads the files [`csv`] wrote (several runs merge: samples of the same
+/// system and setting, or of the same cluster size, are pooled).
+pub fn read_csv(paths: &[std::path::PathBuf]) -> Result<Results> {
+    use crate::cost::{Idle, Memory};
+    let mut r = Results {
+        header: Vec::new(),
+        pairs: Vec::new(),
+        scale: Vec::new(),
+    };
+    for path in paths {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+        r.header.push(format!("From `{}`:", path.display()));
+        for (n, line) in text.lines().enumerate() {
+            if let Some(h) = line.strip_prefix("# ") {
+                r.header.push(h.to_owned());
+                continue;
+            }
+            let f: Vec<&str> = line.splitn(6, ',').collect();
+            if n == 0 || f.len() < 6 || f[0] == "kind" {
+                continue;
+            }
+            let bad = || anyhow!("{}:{}: {line:?}", path.display(), n + 1);
+            let (kind, value) = (f[0], f[5]);
+            if let Some(nodes) = f[2].strip_suffix("nodes") {
+                let nodes: usize = nodes.parse().map_err(|_| bad())?;
+                let i = match r.scale.iter().position(|s| s.nodes == nodes) {
+                    Some(i) => i,
+                    None => {
+                        r.scale.push(ScaleResult {
+                            nodes,
+                            ..ScaleResult::default()
+                        });
+                        r.scale.len() - 1
+                    }
+                };
+                let s = &mut r.scale[i];
+                let v = || value.parse::<f64>().map_err(|_| bad());
+                match kind {
+                    "scale_cpu_percent" => s.cpu.push(v()?),
+                    "scale_rss_kib" => s.rss_kib.push(v()? as u64),
+                    "scale_detect_all_ms" => s.detect_all.push(v()?),
+                    "scale_detect_each_ms" => s.detect_each.push(v()?),
+                    "failure" => s.failures.push(format!("{nodes} nodes: {value}")),
+                    _ => return Err(bad()),
+                }
+                continue;
+            }
+            let sys = System::parse(f[1])?;
+            let ms = |v: &str| v.parse::<u64>().map(std::time::Duration::from_millis);
+            let setting = Setting {
+                name: f[2].to_owned(),
+                keepalive: ms(f[3]).map_err(|_| bad())?,
+                deadtime: ms(f[4]).map_err(|_| bad())?,
+            };
+            let i = match r
+                .pairs
+                .iter()
+                .position(|(s2, set2, _)| *s2 == sys && *set2 == setting)
+            {
+                Some(i) => i,
+                None => {
+                    r.pairs.push((sys, setting, Samples::default()));
+                    r.pairs.len() - 1
+                }
+            };
+            let s = &mut r.pairs[i].2;
+            let v = || value.parse::<f64>().map_err(|_| bad());
+            match kind {
+                "cold_ms" => s.cold.push(v()?),
+                "hard_ms" => s.hard.push(v()?),
+                "graceful_ms" => s.graceful.push(v()?),
+                "failback_gap_ms" => s.failback.push(v()?),
+                "failure" => s.failures.push(value.to_owned()),
+                k => {
+                    let Some((what, node)) = k
+                        .strip_prefix("idle_")
+                        .and_then(|rest| rest.rsplit_once('_'))
+                    else {
+                        return Err(bad());
+                    };
+                    let j = match s.idle.iter().position(|(n2, _)| n2 == node) {
+                        Some(j) => j,
+                        None => {
+                            s.idle.push((
+                                node.to_owned(),
+                                Idle {
+                                    processes: 0,
+                                    cpu_percent: 0.0,
+                                    memory: Memory {
+                                        rss_kib: 0,
+                                        pss_kib: None,
+                                    },
+                                    flaps: 0,
+                                    late: 0,
+                                },
+                            ));
+                            s.idle.len() - 1
+                        }
+                    };
+                    let idle = &mut s.idle[j].1;
+                    match what {
+                        "processes" => idle.processes = v()? as usize,
+                        "cpu_percent" => idle.cpu_percent = v()?,
+                        "rss_kib" => idle.memory.rss_kib = v()? as u64,
+                        "pss_kib" => idle.memory.pss_kib = Some(v()? as u64),
+                        "flaps" => idle.flaps = v()? as usize,
+                        "late" => idle.late = v()? as usize,
+                        _ => return Err(bad()),
+                    }
+                }
+            }
+        }
+    }
+    Ok(r)
+}
+
+/// 1, 2, 5, 10, 20, 50, ... within `lo..hi`: the y axis's labelled lines.
+fn ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let mut out = Vec::new();
+    let mut decade = 10f64.powi(lo.log10().floor() as i32);
+    while decade <= hi {
+        for m in [1.0, 2.0, 5.0] {
+            let v = decade * m;
+            if (lo..=hi).contains(&v) {
+                out.push(v);
+            }
+        }
+        decade *= 10.0;
     }
     out
 }
@@ -268,12 +429,17 @@ pub fn plot(r: &Results, path: &Path) -> Result<()> {
             .margin(12)
             .x_label_area_size(10)
             .y_label_area_size(70)
-            .build_cartesian_2d(0f64..k as f64, (lo..hi).log_scale())
+            .build_cartesian_2d(
+                0f64..k as f64,
+                (lo..hi).log_scale().with_key_points(ticks(lo, hi)),
+            )
             .map_err(|e| anyhow!("{e}"))?;
         chart
             .configure_mesh()
             .disable_x_mesh()
             .x_labels(0)
+            .light_line_style(TRANSPARENT)
+            .y_label_formatter(&|v| format!("{v:.0}"))
             .y_label_style(("sans-serif", 15))
             .y_desc("ms")
             .draw()

@@ -74,8 +74,8 @@ impl System {
     pub fn fastest(self) -> (Duration, Duration) {
         let ms = Duration::from_millis;
         match self {
-            System::Ours => (ms(10), ms(40)),
-            System::Hb306 => (ms(50), ms(200)),
+            System::Ours => (ms(10), ms(30)),
+            System::Hb306 => (ms(10), ms(40)),
             System::Keepalived => (ms(10), ms(40)),
         }
     }
