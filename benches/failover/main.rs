@@ -97,6 +97,8 @@ struct Options {
     out: PathBuf,
     seed: u64,
     verbose: bool,
+    /// Lines added to every ha.cf (an experiment, e.g. `realtime off`).
+    ha_cf_extra: String,
     /// Measure nothing: read these `samples.csv` files, merge, and report.
     from_csv: Vec<PathBuf>,
 }
@@ -115,6 +117,7 @@ impl Options {
             out: PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("failover"),
             seed: seed_from_clock(),
             verbose: true,
+            ha_cf_extra: String::new(),
             from_csv: Vec::new(),
         }
     }
@@ -174,6 +177,7 @@ impl Options {
                 }
                 "--out" => o.out = PathBuf::from(value()?),
                 "--seed" => o.seed = value()?.parse().context("--seed")?,
+                "--ha-cf-extra" => o.ha_cf_extra = value()?,
                 "--from-csv" => {
                     o.from_csv = list(&value()?).into_iter().map(PathBuf::from).collect()
                 }
@@ -213,7 +217,7 @@ fn list(s: &str) -> Vec<String> {
 fn usage() -> &'static str {
     "usage: cargo bench --bench failover -- [--reps N] [--systems ours,hb306,keepalived|none] \
      [--settings 1s,100ms,fast,K/D] [--idle SECS] [--scale 2,8,16,32|none] [--scale-reps N] \
-     [--scale-window SECS] [--out DIR] [--seed N] [--smoke] [--quiet]\n\
+     [--scale-window SECS] [--out DIR] [--seed N] [--smoke] [--quiet] [--ha-cf-extra LINE]\n\
      or: cargo bench --bench failover -- --from-csv A.csv,B.csv --out DIR   (merge runs, report only)"
 }
 
@@ -369,7 +373,7 @@ fn measure(o: &Options) -> Result<Results> {
     };
     for name in &o.settings {
         for &system in &o.systems {
-            let setting = Setting::parse(name, system)?;
+            let setting = Setting::parse(name, system)?.with_ha_cf_extra(&o.ha_cf_extra);
             eprintln!(
                 "== {} at {} ({}), {} repetition(s); load average {}",
                 system.label(),

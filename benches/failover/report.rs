@@ -294,6 +294,7 @@ pub fn read_csv(paths: &[std::path::PathBuf]) -> Result<Results> {
                 name: f[2].to_owned(),
                 keepalive: ms(f[3]).map_err(|_| bad())?,
                 deadtime: ms(f[4]).map_err(|_| bad())?,
+                ha_cf_extra: String::new(),
             };
             let i = match r
                 .pairs

@@ -124,6 +124,9 @@ pub struct Setting {
     pub keepalive: Duration,
     /// heartbeat's deadtime (keepalived has none).
     pub deadtime: Duration,
+    /// Lines added to ha.cf (ours and 3.0.6), for experiments such as
+    /// `realtime off`; part of [`Setting::name`] when not empty.
+    pub ha_cf_extra: String,
 }
 
 impl Setting {
@@ -150,7 +153,17 @@ impl Setting {
             name: s.to_owned(),
             keepalive: k,
             deadtime: d,
+            ha_cf_extra: String::new(),
         })
+    }
+
+    /// The same with `lines` added to ha.cf, and named so (`100ms+realtime off`).
+    pub fn with_ha_cf_extra(mut self, lines: &str) -> Setting {
+        if !lines.is_empty() {
+            self.name = format!("{}+{}", self.name, lines.replace('\n', "+"));
+            self.ha_cf_extra = format!("{lines}\n");
+        }
+        self
     }
 
     /// `100 ms / 500 ms`, or `advert 100 ms` for keepalived.
@@ -205,11 +218,13 @@ pub fn ha_cf(setting: &Setting, nodes: &[&str]) -> String {
          bcast eth1\n\
          auto_failback on\n\
          node {}\n\
-         crm off\n",
+         crm off\n\
+         {}",
         ha_time(setting.keepalive),
         ha_time(setting.deadtime),
         ha_time(setting.deadtime * 2),
-        nodes.join(" ")
+        nodes.join(" "),
+        setting.ha_cf_extra,
     )
 }
 
