@@ -398,6 +398,7 @@ fn measure(o: &Options) -> Result<Results> {
             o.scale_window,
             &mut rng,
             o.verbose,
+            &o.out.join("logs"),
         )?);
     }
     let load_after = loadavg();

@@ -74,7 +74,7 @@ impl Pair {
         system.check_installed()?;
         let cluster = Cluster::new(&NAMES, Topology::private_and_public().with_client());
         for node in cluster.nodes() {
-            systems::install(system, node, setting, &NAMES, "n1");
+            systems::install(system, node, setting, &NAMES, Some("n1"));
         }
         let vip: Ipv4Addr = VIP.parse().expect("VIP");
         let probe = Probe::start(cluster.client().netns(), SocketAddr::from((vip, PORT)))?;

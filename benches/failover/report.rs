@@ -125,8 +125,8 @@ pub fn markdown(r: &Results) -> String {
     if !r.scale.is_empty() {
         out.push_str(
             "\n#### Scale: ours, N nodes on one bridge, keepalive 100 ms, deadtime 500 ms\n\n\
-             | nodes | CPU % per node, mean | max | RSS MiB per node | deaths | all survivors logged it dead (ms): min | median | p90 | max | each survivor: median | p90 |\n\
-             | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+             | nodes | CPU % per node, mean | max | RSS MiB per node | deaths | all survivors logged it dead (ms): min | median | p90 | max | each survivor: median | p90 | node dead, link not logged dead |\n\
+             | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
         );
         for s in &r.scale {
             let mean = s.cpu.iter().sum::<f64>() / s.cpu.len().max(1) as f64;
@@ -137,7 +137,7 @@ pub fn markdown(r: &Results) -> String {
             let f = |v: Option<f64>| v.map_or("–".into(), fmt_ms);
             let _ = writeln!(
                 out,
-                "| {} | {mean:.2} | {max:.2} | {rss:.1} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {mean:.2} | {max:.2} | {rss:.1} | {} | {} | {} | {} | {} | {} | {} | {} of {} |",
                 s.nodes,
                 s.detect_all.len(),
                 f(all.map(|a| a.min)),
@@ -146,6 +146,8 @@ pub fn markdown(r: &Results) -> String {
                 f(all.map(|a| a.max)),
                 f(each.map(|a| a.median)),
                 f(each.map(|a| a.p90)),
+                s.link_dead_missing,
+                s.detect_each.len(),
             );
         }
     }
@@ -228,6 +230,7 @@ pub fn csv(r: &Results) -> String {
         for v in &s.detect_each {
             row("scale_detect_each_ms", &format!("{v:.3}"));
         }
+        row("scale_link_dead_missing", &s.link_dead_missing);
         for f in &s.failures {
             row("failure", &one_line(f));
         }
@@ -283,6 +286,7 @@ pub fn read_csv(paths: &[std::path::PathBuf]) -> Result<Results> {
                     "scale_rss_kib" => s.rss_kib.push(v()? as u64),
                     "scale_detect_all_ms" => s.detect_all.push(v()?),
                     "scale_detect_each_ms" => s.detect_each.push(v()?),
+                    "scale_link_dead_missing" => s.link_dead_missing += v()? as usize,
                     "failure" => s.failures.push(format!("{nodes} nodes: {value}")),
                     _ => return Err(bad()),
                 }

@@ -1,5 +1,5 @@
 //! Our daemon with N nodes on one bridge (keepalive 100 ms, deadtime 500 ms,
-//! no resources): CPU per node while all are up, and how long after one
+//! no resource groups and `auto_failback legacy`, so membership only): CPU per node while all are up, and how long after one
 //! node's power loss every other node has logged it dead.
 //!
 //! Detection is timed with the benchmark's own clock: every survivor's log is
@@ -32,6 +32,9 @@ pub struct ScaleResult {
     pub detect_all: Vec<f64>,
     /// Per death and survivor: the time until that survivor logged it, ms.
     pub detect_each: Vec<f64>,
+    /// Survivor x death pairs where the survivor logged the node dead but
+    /// not its link (`Link NAME:eth1 dead.`); 3.0.6 logs both, always.
+    pub link_dead_missing: usize,
     /// Measurements that could not be made, with why.
     pub failures: Vec<String>,
 }
@@ -70,20 +73,22 @@ impl Tail {
     }
 }
 
-/// Runs one cluster of `n` nodes: CPU over `window`, then `reps` deaths.
+/// Runs one cluster of `n` nodes: CPU over `window`, then `reps` deaths; at
+/// the end every node's log is copied to `logs` as `scale-N-NODE.log`.
 pub fn run(
     n: usize,
     reps: usize,
     window: Duration,
     rng: &mut Rng,
     verbose: bool,
+    logs: &std::path::Path,
 ) -> Result<ScaleResult> {
     let setting = Setting::parse("100ms", System::Ours)?;
     let names: Vec<String> = (1..=n).map(|i| format!("n{i}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let cluster = Cluster::new(&refs, Topology::private());
     for node in cluster.nodes() {
-        systems::install(System::Ours, node, &setting, &refs, "n1");
+        systems::install(System::Ours, node, &setting, &refs, None);
     }
     let mut result = ScaleResult {
         nodes: n,
@@ -137,7 +142,8 @@ pub fn run(
     let vname = names[victim].clone();
     for rep in 0..reps {
         match one_death(&cluster, &mut daemons, victim, &setting, rng, timeout) {
-            Ok(each) => {
+            Ok((each, missing)) => {
+                result.link_dead_missing += missing;
                 let all = each.iter().cloned().fold(0.0, f64::max);
                 if verbose {
                     eprintln!("  [scale {n}] death {rep}: all survivors after {all:.0} ms");
@@ -154,6 +160,13 @@ pub fn run(
             }
         }
     }
+    std::fs::create_dir_all(logs)?;
+    for node in cluster.nodes() {
+        std::fs::write(
+            logs.join(format!("scale-{n}-{}.log", node.name())),
+            node.read_file(HA_LOG),
+        )?;
+    }
     Ok(result)
 }
 
@@ -166,7 +179,8 @@ fn ours_pids(node: &Node) -> Vec<i32> {
 
 /// Kills node `victim` (power loss: processes and cable at once), times each
 /// survivor's `is dead` line, then brings the node back and waits until
-/// everybody sees it again and it has run long enough to die normally.
+/// every survivor has it active again. Returns the detection times and how
+/// many survivors did not log the victim's link dead.
 fn one_death(
     cluster: &Cluster,
     daemons: &mut [Option<(Spawned, Instant)>],
@@ -174,7 +188,7 @@ fn one_death(
     setting: &Setting,
     rng: &mut Rng,
     timeout: Duration,
-) -> Result<Vec<f64>> {
+) -> Result<(Vec<f64>, usize)> {
     let nodes = cluster.nodes();
     let vnode = &nodes[victim];
     if let Some((_, started)) = &daemons[victim] {
@@ -188,6 +202,7 @@ fn one_death(
         .map(|i| (i, Tail::new(&nodes[i])))
         .collect();
     let needle = format!("node {}: is dead", vnode.name());
+    let kill_marks: Vec<usize> = nodes.iter().map(|n| n.log_len(HA_LOG)).collect();
     let mut batch = tempfile::NamedTempFile::new()?;
     writeln!(batch, "link set {}-eth1 down", vnode.name())?;
     let path = batch.path().to_string_lossy().into_owned();
@@ -219,15 +234,30 @@ fn one_death(
     vnode.kill_all();
     systems::retire(daemons[victim].take().map(|(guard, _)| guard));
 
-    // Back: cable in, daemon started, every survivor sees it again.
+    // Back: cable in, daemon started, every survivor has it active again.
+    // (Not "Link NAME:eth1 up.": a survivor that never logged the link dead
+    // does not log it up either.)
     let marks: Vec<usize> = nodes.iter().map(|n| n.log_len(HA_LOG)).collect();
     vnode.link_up("eth1");
     daemons[victim] = Some((vnode.spawn(&[BIN, "run"]), Instant::now()));
-    let back = format!("Link {}:eth1 up.", vnode.name());
+    let back = format!("Status update for node {}: status active", vnode.name());
     for (i, node) in nodes.iter().enumerate() {
         if i != victim {
             wait_lines(node, HA_LOG, marks[i], &[&back], timeout)?;
         }
     }
-    Ok(seen.into_iter().flatten().collect())
+    let link_dead = format!("Link {}:eth1 dead.", vnode.name());
+    let missing = nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, node)| {
+            *i != victim
+                && !node
+                    .read_file(HA_LOG)
+                    .get(kill_marks[*i]..marks[*i])
+                    .unwrap_or_default()
+                    .contains(&link_dead)
+        })
+        .count();
+    Ok((seen.into_iter().flatten().collect(), missing))
 }

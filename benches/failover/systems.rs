@@ -205,9 +205,11 @@ fn ha_time(d: Duration) -> String {
     }
 }
 
-/// The ha.cf shared by ours and 3.0.6: bcast on eth1, `auto_failback on`,
-/// initdead twice deadtime (the least 3.0.6 allows is deadtime).
-pub fn ha_cf(setting: &Setting, nodes: &[&str]) -> String {
+/// The ha.cf shared by ours and 3.0.6: bcast on eth1, initdead twice
+/// deadtime (the least 3.0.6 allows is deadtime), and `auto_failback on`
+/// where there are resource groups (`legacy` otherwise: membership only, no
+/// resource protocol, which is for two nodes).
+pub fn ha_cf(setting: &Setting, nodes: &[&str], groups: bool) -> String {
     format!(
         "logfile {HA_LOG}\n\
          use_logd no\n\
@@ -216,13 +218,14 @@ pub fn ha_cf(setting: &Setting, nodes: &[&str]) -> String {
          initdead {}\n\
          udpport 694\n\
          bcast eth1\n\
-         auto_failback on\n\
+         auto_failback {}\n\
          node {}\n\
          crm off\n\
          {}",
         ha_time(setting.keepalive),
         ha_time(setting.deadtime),
         ha_time(setting.deadtime * 2),
+        if groups { "on" } else { "legacy" },
         nodes.join(" "),
         setting.ha_cf_extra,
     )
@@ -254,17 +257,24 @@ pub fn keepalived_conf(setting: &Setting, node: &str, preferred: bool) -> String
     )
 }
 
-/// Writes `system`'s configuration into `node`: one group (or VRRP instance)
-/// holding [`VIP`]/24 on eth0, preferred on `preferred`, over `nodes`.
-pub fn install(system: System, node: &Node, setting: &Setting, nodes: &[&str], preferred: &str) {
+/// Writes `system`'s configuration into `node`: over `nodes`, one group (or
+/// VRRP instance) holding [`VIP`]/24 on eth0 preferred on `preferred`, or no
+/// group at all (membership only) if `preferred` is `None`.
+pub fn install(
+    system: System,
+    node: &Node,
+    setting: &Setting,
+    nodes: &[&str],
+    preferred: Option<&str>,
+) {
     match system {
         System::Ours | System::Hb306 => {
-            node.write_file("/etc/ha.d/ha.cf", &ha_cf(setting, nodes), 0o644);
-            let haresources = if nodes.len() == 2 {
-                format!("{preferred} {VIP}/24/eth0\n")
-            } else {
-                String::new()
-            };
+            node.write_file(
+                "/etc/ha.d/ha.cf",
+                &ha_cf(setting, nodes, preferred.is_some()),
+                0o644,
+            );
+            let haresources = preferred.map_or(String::new(), |p| format!("{p} {VIP}/24/eth0\n"));
             node.write_file("/etc/ha.d/haresources", &haresources, 0o644);
             node.write_file(
                 "/etc/ha.d/authkeys",
@@ -281,7 +291,7 @@ pub fn install(system: System, node: &Node, setting: &Setting, nodes: &[&str], p
         }
         System::Keepalived => node.write_file(
             KA_CONF,
-            &keepalived_conf(setting, node.name(), node.name() == preferred),
+            &keepalived_conf(setting, node.name(), Some(node.name()) == preferred),
             0o644,
         ),
     }
