@@ -404,7 +404,7 @@ fn measure(o: &Options) -> Result<Results> {
     let load_after = loadavg();
     results.header = vec![
         format!(
-            "Run {} ({} mode, {profile} build of ours), {:.0} min, seed {}.",
+            "Finished {} ({} mode, {profile} build of ours), {:.0} min, seed {}.",
             chrono::Local::now().format("%Y-%m-%d %H:%M %Z"),
             if o.smoke { "smoke" } else { "full" },
             started.elapsed().as_secs_f64() / 60.0,

@@ -469,7 +469,7 @@ impl Pair {
             let name = format!(
                 "{}-{}-{}.log",
                 self.system.key(),
-                self.setting.name.replace('/', "-"),
+                self.setting.name.replace(['/', ' '], "-"),
                 node.name()
             );
             std::fs::write(dir.join(name), node.read_file(self.system.log()))?;
