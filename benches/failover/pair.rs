@@ -36,6 +36,11 @@ const NAMES: [&str; 2] = ["n1", "n2"];
 /// deadtime + 2 s (3.0.6 announces that; ours copies it): the hard failover
 /// waits until the owner has run this long.
 const MIN_UPTIME: Duration = Duration::from_secs(6);
+/// What ours and 3.0.6 log once a node's start-up resource exchange is done.
+const STARTED: [&str; 2] = [
+    "Initial resource acquisition complete",
+    "remote resource transition completed.",
+];
 /// How long after the preferred node's first answer a failback is watched.
 const FAILBACK_TAIL: Duration = Duration::from_secs(1);
 
@@ -161,24 +166,9 @@ impl Pair {
         let slow = slow_timeout(sys, &self.setting);
 
         // 1. Cold start.
-        let marks = [self.log_len(0), self.log_len(1)];
-        let t0 = Instant::now();
-        self.daemons[0] = Some(systems::start(sys, self.node(0)));
-        self.daemons[1] = Some(systems::start(sys, self.node(1)));
-        let first = self
-            .probe
-            .wait_answer("n1", t0, slow)
-            .context("cold start")?;
-        let anyone = self
-            .probe
-            .since(t0)?
-            .into_iter()
-            .find(|r| r.who.is_some())
-            .map_or(first, |r| r.at);
-        out.cold.push(ms(anyone - t0));
-        self.say(format!("cold start: {:?}", anyone - t0));
-        self.settle_start(marks, slow)
-            .context("settling after the cold start")?;
+        let cold = self.cold_start(slow)?;
+        out.cold.push(ms(cold));
+        self.say(format!("cold start: {cold:?}"));
 
         // 2. Graceful switchover.
         let marks = [self.log_len(0), self.log_len(1)];
@@ -248,17 +238,35 @@ impl Pair {
         Ok(())
     }
 
+    /// Starts both daemons together; returns the time until the service
+    /// address first answered (n1 must answer) once both have settled.
+    fn cold_start(&mut self, slow: Duration) -> Result<Duration> {
+        let sys = self.system;
+        let marks = [self.log_len(0), self.log_len(1)];
+        let t0 = Instant::now();
+        self.daemons[0] = Some(systems::start(sys, self.node(0)));
+        self.daemons[1] = Some(systems::start(sys, self.node(1)));
+        let first = self
+            .probe
+            .wait_answer("n1", t0, slow)
+            .context("cold start")?;
+        let anyone = self
+            .probe
+            .since(t0)?
+            .into_iter()
+            .find(|r| r.who.is_some())
+            .map_or(first, |r| r.at);
+        self.settle_start(marks, slow)
+            .context("settling after the cold start")?;
+        Ok(anyone - t0)
+    }
+
     /// Starts both daemons, waits until they settle, stops probing and
     /// measures each node's daemon over `window`.
     pub fn idle(&mut self, window: Duration) -> Result<Vec<(String, Idle)>> {
         let sys = self.system;
         let slow = slow_timeout(sys, &self.setting);
-        let marks = [self.log_len(0), self.log_len(1)];
-        let t0 = Instant::now();
-        self.daemons[0] = Some(systems::start(sys, self.node(0)));
-        self.daemons[1] = Some(systems::start(sys, self.node(1)));
-        self.probe.wait_answer("n1", t0, slow)?;
-        self.settle_start(marks, slow)?;
+        self.cold_start(slow)?;
         std::thread::sleep(Duration::from_secs(2));
         self.probe.set_active(false);
         let marks = [self.log_len(0), self.log_len(1)];
@@ -379,24 +387,20 @@ impl Pair {
         match self.system {
             System::Ours | System::Hb306 => {
                 for (i, &mark) in marks.iter().enumerate() {
-                    self.wait_lines(
-                        i,
-                        mark,
-                        &[
-                            "Initial resource acquisition complete",
-                            "remote resource transition completed.",
-                        ],
-                        timeout,
-                    )?;
+                    self.wait_lines(i, mark, &STARTED, timeout)?;
                 }
             }
-            System::Keepalived => {
-                self.wait_lines(0, marks[0], &["Entering MASTER STATE"], timeout)?;
-                self.wait_lines(1, marks[1], &["Entering BACKUP STATE"], timeout)?;
-            }
+            System::Keepalived => self.wait_vrrp_roles(marks, timeout)?,
         }
         self.quiet();
         Ok(())
+    }
+
+    /// keepalived: n1 entered the master state and n2 the backup state, each
+    /// after byte `marks[i]` of its log.
+    fn wait_vrrp_roles(&self, marks: [usize; 2], timeout: Duration) -> Result<()> {
+        self.wait_lines(0, marks[0], &["Entering MASTER STATE"], timeout)?;
+        self.wait_lines(1, marks[1], &["Entering BACKUP STATE"], timeout)
     }
 
     /// After n1 left (gracefully, or by power loss): n2 holds the address and
@@ -431,15 +435,7 @@ impl Pair {
     fn settle_failback(&self, marks: [usize; 2], timeout: Duration) -> Result<()> {
         match self.system {
             System::Ours | System::Hb306 => {
-                self.wait_lines(
-                    0,
-                    marks[0],
-                    &[
-                        "Initial resource acquisition complete",
-                        "remote resource transition completed.",
-                    ],
-                    timeout,
-                )?;
+                self.wait_lines(0, marks[0], &STARTED, timeout)?;
                 self.wait_lines(
                     1,
                     marks[1],
@@ -447,10 +443,7 @@ impl Pair {
                     timeout,
                 )?;
             }
-            System::Keepalived => {
-                self.wait_lines(0, marks[0], &["Entering MASTER STATE"], timeout)?;
-                self.wait_lines(1, marks[1], &["Entering BACKUP STATE"], timeout)?;
-            }
+            System::Keepalived => self.wait_vrrp_roles(marks, timeout)?,
         }
         self.quiet();
         Ok(())
