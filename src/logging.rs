@@ -249,6 +249,7 @@ pub(crate) fn build(setup: Setup) -> std::io::Result<Root> {
     };
     std::thread::Builder::new()
         .name("heartbeat-log".into())
+        .stack_size(hb_actors::realtime::THREAD_STACK)
         .spawn(move || writer.run())?;
     let journal = match setup.journal {
         Some((path, limits)) => {

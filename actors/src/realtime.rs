@@ -15,6 +15,12 @@ use slog::{info, warn, Logger};
 /// up for interrupt threads on PREEMPT_RT).
 pub const DEFAULT_PRIORITY: u8 = 10;
 
+/// The stack of each thread the daemon starts (logging, journal, serial
+/// reader and writer). With memory locked every page of a thread's stack is
+/// resident, so the default 2 MiB would cost 2 MiB of memory per thread; these
+/// threads loop over a queue or a file descriptor and need a few KiB.
+pub const THREAD_STACK: usize = 256 * 1024;
+
 /// What was achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Achieved {

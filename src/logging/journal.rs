@@ -210,6 +210,7 @@ impl Journal {
         let file = RotatingFile::new(path, limits);
         std::thread::Builder::new()
             .name("heartbeat-journal".into())
+            .stack_size(hb_actors::realtime::THREAD_STACK)
             .spawn(move || shared.run(file, report))?;
         Ok(journal)
     }

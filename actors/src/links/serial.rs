@@ -304,9 +304,11 @@ impl SerialLink {
 
         let reader = thread::Builder::new()
             .name("hb-serial-rx".into())
+            .stack_size(crate::realtime::THREAD_STACK)
             .spawn(move || read_loop(port, inbound))?;
         let writer = thread::Builder::new()
             .name("hb-serial-tx".into())
+            .stack_size(crate::realtime::THREAD_STACK)
             .spawn(move || write_loop(out, jobs, baud, ctl));
         let writer = match writer {
             Ok(w) => w,
