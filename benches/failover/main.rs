@@ -15,6 +15,7 @@
 //! cargo bench --bench failover -- [--reps N] [--systems ours,hb306,keepalived]
 //!     [--settings 1s,100ms,fast,K/D] [--idle SECS] [--scale 2,8,16,32|none]
 //!     [--scale-reps N] [--scale-window SECS] [--out DIR] [--seed N] [--smoke] [--quiet]
+//!     [--ha-cf-extra LINE] [--hog]
 //! ```
 //!
 //! Without cargo's `--bench` flag (that is, under `cargo test`) it runs in
@@ -32,7 +33,8 @@
 //! - `systems`: configuring, starting and stopping each system in a node.
 //! - `pair`: the two-node events and the idle window.
 //! - `scale`: N of our nodes, CPU and death detection.
-//! - `cost`: CPU time and memory of a set of processes.
+//! - `cost`: CPU time and memory of a set of processes, and the CPU hog of
+//!   `--hog` (busy loops on every CPU during the idle windows).
 //! - `stats`: min / median / p90 / max.
 //! - `report`: markdown tables, CSV, PNG.
 
@@ -99,6 +101,8 @@ struct Options {
     verbose: bool,
     /// Lines added to every ha.cf (an experiment, e.g. `realtime off`).
     ha_cf_extra: String,
+    /// Busy loops on every CPU during the idle windows.
+    hog: bool,
     /// Measure nothing: read these `samples.csv` files, merge, and report.
     from_csv: Vec<PathBuf>,
 }
@@ -118,6 +122,7 @@ impl Options {
             seed: seed_from_clock(),
             verbose: true,
             ha_cf_extra: String::new(),
+            hog: false,
             from_csv: Vec::new(),
         }
     }
@@ -178,6 +183,7 @@ impl Options {
                 "--out" => o.out = PathBuf::from(value()?),
                 "--seed" => o.seed = value()?.parse().context("--seed")?,
                 "--ha-cf-extra" => o.ha_cf_extra = value()?,
+                "--hog" => o.hog = true,
                 "--from-csv" => {
                     o.from_csv = list(&value()?).into_iter().map(PathBuf::from).collect()
                 }
@@ -217,7 +223,8 @@ fn list(s: &str) -> Vec<String> {
 fn usage() -> &'static str {
     "usage: cargo bench --bench failover -- [--reps N] [--systems ours,hb306,keepalived|none] \
      [--settings 1s,100ms,fast,K/D] [--idle SECS] [--scale 2,8,16,32|none] [--scale-reps N] \
-     [--scale-window SECS] [--out DIR] [--seed N] [--smoke] [--quiet] [--ha-cf-extra LINE]\n\
+     [--scale-window SECS] [--out DIR] [--seed N] [--smoke] [--quiet] [--ha-cf-extra LINE] \
+     [--hog]\n\
      or: cargo bench --bench failover -- --from-csv A.csv,B.csv --out DIR   (merge runs, report only)"
 }
 
@@ -373,7 +380,10 @@ fn measure(o: &Options) -> Result<Results> {
     };
     for name in &o.settings {
         for &system in &o.systems {
-            let setting = Setting::parse(name, system)?.with_ha_cf_extra(&o.ha_cf_extra);
+            let mut setting = Setting::parse(name, system)?.with_ha_cf_extra(&o.ha_cf_extra);
+            if o.hog {
+                setting.name.push_str("+cpu hog");
+            }
             eprintln!(
                 "== {} at {} ({}), {} repetition(s); load average {}",
                 system.label(),
@@ -440,7 +450,10 @@ fn run_pair(system: System, setting: &Setting, o: &Options, rng: &mut Rng) -> Re
         }
         pair.power_off_all()?;
     }
-    match pair.idle(o.idle) {
+    let hog = o.hog.then(cost::Hog::start);
+    let idle = pair.idle(o.idle);
+    drop(hog);
+    match idle {
         Ok(idle) => {
             for (node, i) in &idle {
                 eprintln!(
