@@ -195,4 +195,43 @@ fn a_flood_of_hostile_packets_changes_nothing() {
         rss_after < rss_before + 16 * 1024,
         "memory grew from {rss_before} to {rss_after} KiB"
     );
+    // The drops are counted by reason, and `status` shows them.
+    let out = n1.exec(&[BIN, "status", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "status --json is not JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    let drops = &doc["status"]["drops"];
+    let count = |reason: &str| drops[reason].as_u64().unwrap_or(0);
+    eprintln!("drops by reason on n1: {drops}");
+    // Datagrams can be lost in the socket's buffer during the flood, so only
+    // bounds: some of each kind arrived, and no more were counted than sent.
+    let wrong_key = 400 * rounds as u64;
+    let garbage = (300 + 200 + 20) * rounds as u64;
+    let replays = 300 * rounds as u64;
+    assert!(count("bad_auth") > 0, "no bad_auth drop counted: {drops}");
+    assert!(count("malformed") > 0, "no malformed drop counted: {drops}");
+    assert!(count("replay") > 0, "no replay counted: {drops}");
+    assert!(
+        count("bad_auth") + count("malformed") <= wrong_key + garbage,
+        "more drops than hostile datagrams: {drops}"
+    );
+    assert!(
+        count("replay") <= replays,
+        "more replays than sent: {drops}"
+    );
+    let table = String::from_utf8_lossy(&n1.exec(&[BIN, "status"]).stdout).into_owned();
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("dropped packets: "))
+        .unwrap_or_else(|| panic!("no dropped packets line in status:\n{table}"));
+    // The flood is over: the counts are the same as a moment ago.
+    for reason in ["bad_auth", "malformed", "replay"] {
+        assert!(
+            line.contains(&format!("{reason} {}", count(reason))),
+            "{line}\n{drops}"
+        );
+    }
 }

@@ -417,13 +417,16 @@ fn run_with(
             let mut outs = Vec::new();
             for (spec, link) in specs.iter().zip(link_of.iter().copied()) {
                 describe(&log2, spec);
-                let (spec, keys, table, log) = (
+                let (spec, keys, table, log, metrics) = (
                     spec.clone(),
                     keys.clone(),
                     ctx.address().recipient(),
                     log2.clone(),
+                    metrics2.clone(),
                 );
-                let addr = Supervisor::start(move |_| UdpLink::new(link, spec, keys, table, &log));
+                let addr = Supervisor::start(move |_| {
+                    UdpLink::new(link, spec, keys, table, &log).with_metrics(metrics)
+                });
                 outs.push(LinkOut {
                     to: addr.clone().recipient::<SendPacket>(),
                     format: Format::Netstring,
@@ -436,15 +439,16 @@ fn run_with(
                     "Starting serial heartbeat on tty {} ({baud} baud)",
                     device.display()
                 );
-                let (device, baud, keys, table, log) = (
+                let (device, baud, keys, table, log, metrics) = (
                     device.clone(),
                     *baud,
                     keys.clone(),
                     ctx.address().recipient(),
                     log2.clone(),
+                    metrics2.clone(),
                 );
                 let addr = Supervisor::start(move |_| {
-                    SerialLink::new(link, device, baud, keys, table, &log)
+                    SerialLink::new(link, device, baud, keys, table, &log).with_metrics(metrics)
                 });
                 outs.push(LinkOut {
                     to: addr.clone().recipient::<SendPacket>(),

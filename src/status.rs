@@ -427,6 +427,17 @@ pub fn table(s: &Snapshot, style: &Style) -> String {
             s.ping_nodes.len()
         );
     }
+    let dropped: Vec<String> = s
+        .drops
+        .iter()
+        // Duplicates are every copy after the first when there are several
+        // media: normal, and left to --json and the metrics.
+        .filter(|(reason, n)| **n > 0 && reason.as_str() != "duplicate")
+        .map(|(reason, n)| format!("{reason} {n}"))
+        .collect();
+    if !dropped.is_empty() {
+        let _ = writeln!(out, "dropped packets: {}", dropped.join(", "));
+    }
     out
 }
 
@@ -520,6 +531,7 @@ pub(crate) mod tests {
                 ),
             ]
             .into(),
+            drops: [("bad_auth".to_owned(), 12), ("duplicate".to_owned(), 0)].into(),
         }
     }
 
@@ -556,6 +568,7 @@ resources held here: local
 
 timing: keepalive 200ms, deadtime 1s, warntime 500ms, initdead 10s, deadping 2s; auto_failback on
 ipfail: this node sees 1 of 1 ping node(s), the other node sees 1
+dropped packets: bad_auth 12
 ";
         assert_eq!(table(&sample(), &style), expected);
     }

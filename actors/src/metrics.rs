@@ -114,9 +114,21 @@ impl Metrics {
             .or_default() += 1;
     }
 
-    /// A packet was dropped for `reason` (`malformed`, `unknown_node`, `replay`, `duplicate`).
+    /// A packet was dropped for `reason`: by a link, `bad_auth` (it parses but
+    /// fails authentication), `malformed` (it does not parse), `oversized`
+    /// (serial) or `table_full` (the node table's mailbox was full); by the
+    /// node table, `malformed`, `unknown_node`, `replay` or `duplicate`.
     pub fn dropped(&self, reason: &'static str) {
         *self.lock().dropped.entry(reason).or_default() += 1;
+    }
+
+    /// The dropped-packet counts so far, by reason.
+    pub fn drops(&self) -> BTreeMap<String, u64> {
+        self.lock()
+            .dropped
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), *v))
+            .collect()
     }
 
     /// A resource group was acquired in `took`.

@@ -453,11 +453,9 @@ impl Handler<StatusQuery> for NodeTable {
     type Result = MessageResult<StatusQuery>;
 
     fn handle(&mut self, _: StatusQuery, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(crate::status::snapshot(
-            &self.core,
-            &self.status,
-            self.now(),
-        ))
+        let mut snapshot = crate::status::snapshot(&self.core, &self.status, self.now());
+        snapshot.drops = self.metrics.drops();
+        MessageResult(snapshot)
     }
 }
 

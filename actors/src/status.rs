@@ -120,6 +120,12 @@ pub struct Snapshot {
     pub ipfail: Option<IpfailView>,
     /// `cl_status hbparameter` values, by name.
     pub params: BTreeMap<String, String>,
+    /// Packets dropped since the daemon started, by reason (`bad_auth`,
+    /// `malformed`, `oversized`, `table_full`, `unknown_node`, `replay`,
+    /// `duplicate`; see [`crate::metrics::Metrics::dropped`]). Absent from
+    /// an older daemon's answer.
+    #[serde(default)]
+    pub drops: BTreeMap<String, u64>,
 }
 
 /// One cluster node.
@@ -340,6 +346,7 @@ pub fn snapshot(node: &Node, info: &StatusInfo, now: Now) -> Snapshot {
             peer_sees: f.peer_count(),
         }),
         params,
+        drops: BTreeMap::new(),
     }
 }
 

@@ -172,6 +172,8 @@ pub struct SerialLink {
     generation: u64,
     backoff: Backoff,
     counters: Arc<SerialCounters>,
+    /// Counts dropped packets by reason (shared with the daemon's metrics).
+    metrics: crate::metrics::Metrics,
     /// Bounds the log lines about a full write queue.
     queue_full: LogLimiter,
     /// Bounds the log lines about packets that are not in text form.
@@ -202,11 +204,18 @@ impl SerialLink {
             generation: 0,
             backoff: Backoff::default(),
             counters: Arc::default(),
+            metrics: crate::metrics::Metrics::default(),
             queue_full: LogLimiter::new(Duration::from_secs(10)),
             not_text: LogLimiter::new(Duration::from_secs(10)),
             origin: actix::clock::Instant::now(),
             log,
         }
+    }
+
+    /// Counts the packets this link drops in `metrics` (status and `/metrics`).
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> SerialLink {
+        self.metrics = metrics;
+        self
     }
 
     /// The link's counters (the same ones before and after it starts).
@@ -287,6 +296,7 @@ impl SerialLink {
             stop: Arc::clone(&stop),
             owner: ctx.address().downgrade(),
             counters: Arc::clone(&self.counters),
+            metrics: self.metrics.clone(),
             device: self.device.display().to_string(),
             log: self.log.clone(),
         };
@@ -429,6 +439,7 @@ struct ThreadCtl {
     /// Weak: the link's own threads do not keep it alive.
     owner: actix::WeakAddr<SerialLink>,
     counters: Arc<SerialCounters>,
+    metrics: crate::metrics::Metrics,
     device: String,
     log: Logger,
 }
@@ -509,6 +520,7 @@ impl Inbound {
                     };
                     if self.table.try_send(msg).is_err() {
                         bump(&counters.dropped_full);
+                        self.ctl.metrics.dropped("table_full");
                         if let Some(suppressed) = self.full.hit(self.mono()) {
                             warn!(self.ctl.log, "the node table is not taking packets from {}: dropped one{}",
                                 self.ctl.device, more(suppressed);
@@ -518,15 +530,18 @@ impl Inbound {
                 }
                 Err(e) => {
                     bump(&counters.bad_packets);
+                    self.ctl.metrics.dropped(super::udp::drop_reason(&e));
                     self.bad(format_args!("{e}"));
                 }
             },
             Framed::Cut => {
                 bump(&counters.bad_packets);
+                self.ctl.metrics.dropped("malformed");
                 self.bad(format_args!("cut short by the next >>> line"));
             }
             Framed::TooLarge => {
                 bump(&counters.oversized);
+                self.ctl.metrics.dropped("oversized");
                 self.bad(format_args!("longer than {} bytes, dropped", MAX_MSG - 1));
             }
         }

@@ -165,6 +165,8 @@ pub struct UdpLink {
     send_errors: LogLimiter,
     /// Packets dropped because the node table's mailbox was full.
     pub dropped_full: u64,
+    /// Counts dropped packets by reason.
+    metrics: crate::metrics::Metrics,
     origin: actix::clock::Instant,
     log: Logger,
 }
@@ -190,9 +192,16 @@ impl UdpLink {
             bad_auth: LogLimiter::new(Duration::from_secs(10)),
             send_errors: LogLimiter::new(Duration::from_secs(10)),
             dropped_full: 0,
+            metrics: crate::metrics::Metrics::default(),
             origin: actix::clock::Instant::now(),
             log,
         }
+    }
+
+    /// Counts the packets this link drops in `metrics` (status and `/metrics`).
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> UdpLink {
+        self.metrics = metrics;
+        self
     }
 
     fn mono(&self) -> hb_core::time::Instant {
@@ -237,6 +246,14 @@ impl Actor for UdpLink {
     }
 }
 
+/// The dropped-packet reason of a packet that does not decode.
+pub(crate) fn drop_reason(e: &hb_core::wire::PacketError) -> &'static str {
+    match e {
+        hb_core::wire::PacketError::Auth(_) => "bad_auth",
+        hb_core::wire::PacketError::Decode(_) => "malformed",
+    }
+}
+
 impl Supervised for UdpLink {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         // The struct is reused: forget the old socket; `started` opens a new one.
@@ -260,9 +277,11 @@ impl StreamHandler<Datagram> for UdpLink {
                 };
                 if self.table.try_send(msg).is_err() {
                     self.dropped_full += 1;
+                    self.metrics.dropped("table_full");
                 }
             }
             Err(e) => {
+                self.metrics.dropped(drop_reason(&e));
                 if let Some(suppressed) = self.bad_auth.hit(self.mono()) {
                     let more = if suppressed > 0 {
                         format!(" ({suppressed} more since the last report)")
