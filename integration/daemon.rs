@@ -400,6 +400,34 @@ fn the_watchdog_is_fed_while_the_daemon_runs_and_closed_with_v() {
     kill(nsenter, Signal::SIGCONT).unwrap();
     wd.wait_len(stopped + 5, SOON);
 
+    // A reload to keepalive 100 ms and deadtime 2 s: the timeout is set
+    // again from the new deadtime, and the feeds follow the new keepalive.
+    let from = n1.log_len(LOG);
+    n1.write_file(
+        "/etc/ha.d/ha.cf",
+        &ha_cf("n1 n2", &format!("watchdog {WD}\n"))
+            .replace("keepalive 200ms", "keepalive 100ms")
+            .replace("deadtime 1\n", "deadtime 2\n"),
+        0o644,
+    );
+    kill(pid, Signal::SIGHUP).unwrap();
+    let line = n1.wait_for_log_from(LOG, from, &["WDIOC_SETTIMEOUT"], SOON);
+    assert!(line.contains(&format!("{WD} to 3 s")), "{line}");
+    n1.wait_for_log_from(LOG, from, &["Watchdog fed every 100ms"], SOON);
+    let (t0, c0) = (Instant::now(), wd.len());
+    wd.wait_len(c0 + 30, SOON);
+    let (elapsed, fed) = (t0.elapsed(), wd.len() - c0);
+    eprintln!("after the reload: {fed} feeds in {elapsed:?} (keepalive 100ms)");
+    // 30 feeds at the old 200 ms would take 6 s; at 100 ms, 3 s.
+    assert!(
+        elapsed < 30 * KEEPALIVE,
+        "{fed} feeds took {elapsed:?}: still fed at the old keepalive"
+    );
+    assert!(
+        fed <= (elapsed.as_millis() / 100) as usize + 3,
+        "{fed} feeds in {elapsed:?} (keepalive 100ms)"
+    );
+
     stop(n1, d1);
     wait_until("the magic close", SOON, || {
         (wd.bytes().last() == Some(&b'V')).then_some(())

@@ -541,6 +541,7 @@ fn run_with(
             status,
             keys: keys.clone(),
             table: table.clone(),
+            watchdog: feeder.clone(),
         };
         #[cfg(debug_assertions)]
         debug_panic_trigger(&table);
@@ -682,6 +683,8 @@ struct Reloadable<'a> {
     status: hb_actors::status::StatusInfo,
     keys: SharedKeys,
     table: Addr<NodeTable>,
+    /// The watchdog feeder, when a watchdog is in use.
+    watchdog: Option<Addr<WatchdogFeeder>>,
 }
 
 impl Reloadable<'_> {
@@ -722,6 +725,12 @@ impl Reloadable<'_> {
                 "kind" => "reload", "result" => "applied",
                 "keepalive_ms" => ms(keepalive), "deadtime_ms" => ms(deadtime), "warntime_ms" => ms(warntime)
             );
+            if let Some(w) = &self.watchdog {
+                w.do_send(hb_actors::watchdog::RetimeWatchdog {
+                    keepalive,
+                    deadtime,
+                });
+            }
             self.running.timing.keepalive = keepalive;
             self.running.timing.deadtime = deadtime;
             self.running.timing.warntime = warntime;

@@ -14,6 +14,9 @@
 //!   keepalive. A wedged decision loop therefore stops the feeding, and the
 //!   device reboots the machine. (3.0.6 feeds when it processes its own
 //!   heartbeat, which is also once per keepalive.)
+//! * [`RetimeWatchdog`] (a reload with a new keepalive or deadtime): the
+//!   probes follow the new keepalive, and the timeout is set again from the
+//!   new deadtime.
 //! * [`MagicClose`], at the end of a graceful stop: writes `V` and closes, so
 //!   a real device disarms. A daemon that dies without it leaves the device
 //!   armed, on purpose.
@@ -57,6 +60,17 @@ impl Handler<LivenessProbe> for NodeTable {
 #[rtype(result = "()")]
 pub struct MagicClose;
 
+/// A reload changed the timing: probe every `keepalive`, and set the
+/// device's timeout from `deadtime`.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct RetimeWatchdog {
+    /// The new keepalive.
+    pub keepalive: Duration,
+    /// The new deadtime.
+    pub deadtime: Duration,
+}
+
 /// The `WDIOC_SETTIMEOUT` value for `deadtime`, as 3.0.6 computes it:
 /// ceil((deadtime + 10 ms) / 1000 ms) seconds.
 pub fn timeout_secs(deadtime: Duration) -> i32 {
@@ -87,8 +101,16 @@ pub fn open(path: &Path, deadtime: Duration, log: &Logger) -> Option<File> {
             return None;
         }
     };
+    set_timeout(&dev, path, deadtime, log);
+    info!(log, "Using watchdog device: {}", path.display());
+    Some(dev)
+}
+
+/// Sets the device's timeout from `deadtime` (`WDIOC_SETTIMEOUT`), logging the
+/// result; a device that refuses keeps its own timeout (a warning).
+fn set_timeout(dev: &File, path: &Path, deadtime: Duration, log: &Logger) {
     let secs = timeout_secs(deadtime);
-    match crate::sys::set_watchdog_timeout(&dev, secs) {
+    match crate::sys::set_watchdog_timeout(dev, secs) {
         Ok(set) => info!(log, "Watchdog timeout set to {set} s"; "asked" => secs),
         Err(e) => warn!(
             log,
@@ -96,8 +118,6 @@ pub fn open(path: &Path, deadtime: Duration, log: &Logger) -> Option<File> {
             path.display()
         ),
     }
-    info!(log, "Using watchdog device: {}", path.display());
-    Some(dev)
 }
 
 /// Feeds an open watchdog device while the node table answers.
@@ -113,6 +133,8 @@ pub struct WatchdogFeeder {
     unanswered: LogLimiter,
     /// NUL bytes written (tests, and the closing line).
     fed: u64,
+    /// The probe timer (every keepalive).
+    ticks: Option<SpawnHandle>,
     origin: actix::clock::Instant,
     log: Logger,
 }
@@ -136,6 +158,7 @@ impl WatchdogFeeder {
             write_errors: LogLimiter::new(REPORT_INTERVAL),
             unanswered: LogLimiter::new(REPORT_INTERVAL),
             fed: 0,
+            ticks: None,
             origin: actix::clock::Instant::now(),
             log: log.new(slog::o!("actor" => "watchdog")),
         }
@@ -194,7 +217,26 @@ impl Actor for WatchdogFeeder {
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.origin = actix::clock::Instant::now();
         self.probe(ctx);
-        ctx.run_interval(self.keepalive, |act, ctx| act.probe(ctx));
+        self.ticks = Some(ctx.run_interval(self.keepalive, |act, ctx| act.probe(ctx)));
+    }
+}
+
+impl Handler<RetimeWatchdog> for WatchdogFeeder {
+    type Result = ();
+
+    fn handle(&mut self, msg: RetimeWatchdog, ctx: &mut Context<Self>) {
+        let Some(dev) = self.dev.as_ref() else {
+            return;
+        };
+        set_timeout(dev, &self.path, msg.deadtime, &self.log);
+        if msg.keepalive != self.keepalive {
+            self.keepalive = msg.keepalive;
+            if let Some(old) = self.ticks.take() {
+                ctx.cancel_future(old);
+            }
+            self.ticks = Some(ctx.run_interval(self.keepalive, |act, ctx| act.probe(ctx)));
+            info!(self.log, "Watchdog fed every {:?}", self.keepalive);
+        }
     }
 }
 
