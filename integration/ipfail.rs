@@ -184,6 +184,61 @@ fn ipfail_both_nodes_losing_the_ping_node_moves_nothing() {
     assert_eq!(who_answers(client).as_deref(), Some("n1"));
 }
 
+/// Echo requests the client (the ping node) has answered so far: `InEchos`
+/// of its network namespace's `/proc/net/snmp`.
+fn echoes_answered(client: &Node) -> u64 {
+    let snmp = client.exec_ok(&["cat", "/proc/net/snmp"]);
+    let mut icmp = snmp.lines().filter(|l| l.starts_with("Icmp: "));
+    let (names, values) = (icmp.next().unwrap_or(""), icmp.next().unwrap_or(""));
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(n, _)| *n == "InEchos")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or_else(|| panic!("no Icmp InEchos in /proc/net/snmp:\n{snmp}"))
+}
+
+/// How long the client takes to answer `n` more echo requests.
+fn time_for_echoes(client: &Node, n: u64) -> Duration {
+    let (t0, c0) = (Instant::now(), echoes_answered(client));
+    crate::harness::wait_until("echo requests at the ping node", LONG, || {
+        (echoes_answered(client) >= c0 + n).then_some(())
+    });
+    t0.elapsed()
+}
+
+/// A reload that changes keepalive retimes the ping media: n1 goes from
+/// 200 ms to 50 ms, so the ping node answers 25 requests a second instead of
+/// 10 (n2 stays at 200 ms).
+#[test]
+fn a_reload_retimes_the_ping_nodes() {
+    let cluster = Cluster::new(&["n1", "n2"], Topology::private_and_public().with_client());
+    let (n1, client) = (cluster.node("n1"), cluster.client());
+    let _procs = running(&cluster, &ha_cf("on", &format!("ping {PING}\nipfail on\n")));
+    let before = time_for_echoes(client, 50);
+    let from = n1.log_len(LOG);
+    n1.write_file(
+        "/etc/ha.d/ha.cf",
+        &ha_cf("on", &format!("ping {PING}\nipfail on\n"))
+            .replace("keepalive 200ms", "keepalive 50ms"),
+        0o644,
+    );
+    let pid = crate::daemon::daemon_process(n1).pid;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    n1.wait_for_log_from(LOG, from, &[&format!("{PING}: pinged every 50ms")], LONG);
+    let after = time_for_echoes(client, 50);
+    eprintln!("50 echo requests answered in {before:?} before the reload, {after:?} after");
+    // At 10 a second, 50 take about 5 s; at 25 a second, about 2 s.
+    assert!(
+        after < Duration::from_secs(4),
+        "50 echoes took {after:?} after the reload ({before:?} before): not retimed"
+    );
+}
+
 /// Done-when 3: a ping group of two hosts, one of which goes away: the group
 /// stays up and nothing moves. Then n1 loses the whole group: the group moves.
 #[test]

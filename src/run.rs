@@ -413,6 +413,7 @@ fn run_with(
         let (specs, link_of, serials, serial_of) = (specs, link_of, serials, serial_of);
         let core = Membership::new(mcfg, Now::at_millis(0));
         let mut flushers: Vec<Recipient<Flush>> = Vec::new();
+        let mut ping_links = Vec::new();
         let table = NodeTable::create(|ctx| {
             let mut outs = Vec::new();
             for (spec, link) in specs.iter().zip(link_of.iter().copied()) {
@@ -468,7 +469,7 @@ fn run_with(
                         .join(" ")
                 );
                 let (spec, table, log) = (spec.clone(), ctx.address().recipient(), log2.clone());
-                Supervisor::start(move |_| PingLink::new(spec, table, &log));
+                ping_links.push(Supervisor::start(move |_| PingLink::new(spec, table, &log)));
             }
             let rm = ResourceManager::new(me, groups, dirs, ctx.address().recipient(), &decisions)
                 .with_script_timeout(config.script_timeout)
@@ -542,6 +543,7 @@ fn run_with(
             keys: keys.clone(),
             table: table.clone(),
             watchdog: feeder.clone(),
+            ping_links,
         };
         #[cfg(debug_assertions)]
         debug_panic_trigger(&table);
@@ -685,6 +687,8 @@ struct Reloadable<'a> {
     table: Addr<NodeTable>,
     /// The watchdog feeder, when a watchdog is in use.
     watchdog: Option<Addr<WatchdogFeeder>>,
+    /// The ping media: they ping every keepalive.
+    ping_links: Vec<Addr<PingLink>>,
 }
 
 impl Reloadable<'_> {
@@ -725,6 +729,11 @@ impl Reloadable<'_> {
                 "kind" => "reload", "result" => "applied",
                 "keepalive_ms" => ms(keepalive), "deadtime_ms" => ms(deadtime), "warntime_ms" => ms(warntime)
             );
+            for p in &self.ping_links {
+                p.do_send(hb_actors::links::ping::RetimePing {
+                    interval: keepalive,
+                });
+            }
             if let Some(w) = &self.watchdog {
                 w.do_send(hb_actors::watchdog::RetimeWatchdog {
                     keepalive,

@@ -160,6 +160,12 @@ impl Ipfail {
         }
     }
 
+    /// A reload changed the keepalive: later give-ups wait
+    /// [`giveup_delay`] of the new one (a pending one keeps its deadline).
+    pub fn set_keepalive(&mut self, keepalive: Duration) {
+        self.cfg.keepalive = keepalive;
+    }
+
     /// How many ping nodes we count now.
     pub fn count(&self) -> usize {
         self.pings

@@ -165,6 +165,9 @@ impl Node {
     ) {
         self.membership
             .set_timing(now, keepalive, deadtime, warntime);
+        if let Some(f) = self.ipfail.as_mut() {
+            f.set_keepalive(keepalive);
+        }
         self.drain(now);
     }
 

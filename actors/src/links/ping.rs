@@ -85,8 +85,18 @@ pub struct PingLink {
     backoff: Backoff,
     /// Bounds the log lines about send errors (a cable that is out).
     send_errors: LogLimiter,
+    /// The timer that pings every host each interval.
+    ticks: Option<SpawnHandle>,
     origin: actix::clock::Instant,
     log: Logger,
+}
+
+/// A reload changed the keepalive: ping every `interval` from now on.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct RetimePing {
+    /// The new interval (the keepalive).
+    pub interval: Duration,
 }
 
 impl PingLink {
@@ -106,6 +116,7 @@ impl PingLink {
             socket: None,
             backoff: Backoff::default(),
             send_errors: LogLimiter::new(Duration::from_secs(10)),
+            ticks: None,
             origin: actix::clock::Instant::now(),
             log,
         }
@@ -174,7 +185,27 @@ impl Actor for PingLink {
             });
         ctx.add_stream(stream);
         self.ping_all();
-        ctx.run_interval(self.spec.interval, |act, _| act.ping_all());
+        self.ticks = Some(ctx.run_interval(self.spec.interval, |act, _| act.ping_all()));
+    }
+}
+
+impl Handler<RetimePing> for PingLink {
+    type Result = ();
+
+    fn handle(&mut self, msg: RetimePing, ctx: &mut Context<Self>) {
+        if msg.interval == self.spec.interval {
+            return;
+        }
+        self.spec.interval = msg.interval;
+        // Not started yet: `started` uses the new interval.
+        if let Some(old) = self.ticks.take() {
+            ctx.cancel_future(old);
+            self.ticks = Some(ctx.run_interval(self.spec.interval, |act, _| act.ping_all()));
+        }
+        info!(
+            self.log,
+            "{}: pinged every {:?}", self.spec.name, self.spec.interval
+        );
     }
 }
 

@@ -154,6 +154,16 @@ fn fewer_ping_nodes_than_the_peer_gives_our_groups_up_after_the_delay() {
     assert!(!f.giveup_pending());
 }
 
+/// A reload's keepalive: the next give-up waits 2 × the new keepalive.
+#[test]
+fn a_new_keepalive_sets_the_next_giveup_delay() {
+    let mut f = ready(&["a", "b"], false, HOLDING_LOCAL);
+    f.set_keepalive(Duration::from_secs(2));
+    f.ping_dead(now(5000), "a", HOLDING_LOCAL);
+    drain(&mut f);
+    assert_eq!(f.poll_timeout().map(Instant::as_millis), Some(9000));
+}
+
 /// More ping nodes than the peer: we tell it `you_are_dead`, and never give up.
 #[test]
 fn more_ping_nodes_than_the_peer_answers_you_are_dead() {
