@@ -337,6 +337,8 @@ fn our_cl_status_answers_as_debians_does() {
     for node in [n1, n2] {
         real::install_config(node, &ha_cf, "", "mixed-status-key");
     }
+    // Our node runs the built-in ipfail, so that it has a client to report.
+    n1.write_file("/etc/ha.d/ha.cf", &format!("{ha_cf}ipfail on\n"), 0o644);
     std::os::unix::fs::symlink(BIN, n1.path(CL_STATUS)).expect("the cl_status link");
     let _d1 = start(n1);
     real::start(n2);
@@ -417,5 +419,18 @@ fn our_cl_status_answers_as_debians_does() {
         "cl_status differs:\n{}",
         differ.join("\n")
     );
+    // Debian's cl_status asks our node over the wire (`query-cstatus`; the
+    // timeout is in milliseconds): our
+    // built-in ipfail is online, any other client offline.
+    for (client, want) in [("ipfail", ("online\n", 0)), ("crmd", ("offline\n", 1))] {
+        let out = debians(&["clientstatus", "n1", client, "5000"]);
+        assert_eq!(
+            result(&out),
+            (want.0.to_owned(), want.1),
+            "3.0.6's cl_status clientstatus n1 {client}: {}\nn1's log:\n{}",
+            text(&out.stderr),
+            n1.read_file("/var/log/ha-log")
+        );
+    }
     real::stop(n2);
 }

@@ -377,6 +377,11 @@ impl Node {
 
     /// Membership facts the resource protocol and ipfail act on.
     fn route(&mut self, now: Now, e: &Event) {
+        if let Event::Delivered { msg, .. } = e {
+            if msg.get_str("t") == Some("query-cstatus") {
+                self.answer_client_status(now, msg);
+            }
+        }
         if self.ipfail.is_some() {
             self.route_ipfail(now, e);
         }
@@ -400,6 +405,24 @@ impl Node {
         }
     }
 
+    /// A 3.0.6 node's `cl_status clientstatus OURNODE CLIENT` asks us with
+    /// `query-cstatus`; we answer as 3.0.6's `api_remote_clientstatus` does.
+    /// Our only API client is the built-in ipfail (it announced itself with
+    /// `hbapi-clstat`): `ipfail` is online when it runs, any other client offline.
+    fn answer_client_status(&mut self, now: Now, msg: &Message) {
+        let (Some(from), Some(client)) = (msg.get_str("src"), msg.get_str("cn")) else {
+            return;
+        };
+        let online = client == "ipfail" && self.ipfail.is_some();
+        let mut rep = Message::with_type("respond-cstatus");
+        rep.push_str("dest", from);
+        rep.push_str("result", "OK");
+        rep.push_str("cn", client);
+        rep.push_str("to_id", msg.get_str("from_id").unwrap_or_default());
+        rep.push_str("cs", if online { "online" } else { "offline" });
+        self.membership.send_message(now, rep);
+    }
+
     fn route_ipfail(&mut self, now: Now, e: &Event) {
         let view = self.view();
         let leaving = self.membership.is_leaving();
@@ -415,5 +438,97 @@ impl Node {
             Event::Delivered { msg, .. } if !leaving => f.handle(now, msg, view),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::membership::MembershipConfig;
+
+    fn node(ipfail: bool) -> Node {
+        let ms = Duration::from_millis;
+        let cfg = MembershipConfig {
+            me: "n1".into(),
+            nodes: vec!["n1".into(), "n2".into()],
+            ping: Vec::new(),
+            deadping: ms(6000),
+            links: vec!["eth1".into()],
+            keepalive: ms(1000),
+            deadtime: ms(6000),
+            warntime: ms(3000),
+            initdead: ms(12_000),
+            max_rexmit_delay: ms(250),
+            hopfudge: 1,
+            uuid: [1; 16],
+            generation: 100,
+            seed: 42,
+        };
+        let mut n = Node::new(Membership::new(cfg, Now::at_millis(0)));
+        if ipfail {
+            n = n.with_ipfail(Ipfail::new(ipfail::IpfailConfig {
+                peer: "n2".into(),
+                auto_failback: true,
+                keepalive: ms(1000),
+                hold: ms(12_000),
+                ping_nodes: Vec::new(),
+            }));
+        }
+        n.start(Now::at_millis(0));
+        n
+    }
+
+    fn from_n2(t: &str, seq: u64) -> Message {
+        let mut m = Message::with_type(t);
+        if t == "status" {
+            m.push_str("st", "active");
+            m.push_str("dt", "1770");
+        }
+        m.push_str("src", "n2");
+        m.push_str("seq", format!("{seq:x}"));
+        m.push_str("hg", "7");
+        m.push_str("ts", "6b075b63");
+        m
+    }
+
+    /// What n1 answers to n2's `cl_status clientstatus n1 CLIENT`.
+    fn answer(ipfail: bool, client: &str) -> Message {
+        let mut n = node(ipfail);
+        n.handle_message(Now::at_millis(10), 0, from_n2("status", 1));
+        let mut q = from_n2("query-cstatus", 2);
+        q.push_str("dest", "n1");
+        q.push_str("cn", client);
+        q.push_str("from_id", "cl_status-4242");
+        n.handle_message(Now::at_millis(20), 0, q);
+        std::iter::from_fn(|| n.poll_output())
+            .find_map(|o| match o {
+                Output::Send(m) if m.get_str("t") == Some("respond-cstatus") => Some(m),
+                _ => None,
+            })
+            .expect("a respond-cstatus")
+    }
+
+    #[test]
+    fn a_client_status_query_is_answered_as_3_0_6_answers_it() {
+        let m = answer(true, "ipfail");
+        let fields: Vec<(&str, &str)> = ["t", "dest", "result", "cn", "to_id", "cs"]
+            .iter()
+            .map(|f| (*f, m.get_str(f).unwrap_or("-")))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("t", "respond-cstatus"),
+                ("dest", "n2"),
+                ("result", "OK"),
+                ("cn", "ipfail"),
+                ("to_id", "cl_status-4242"),
+                ("cs", "online"),
+            ]
+        );
+        assert_eq!(answer(false, "ipfail").get_str("cs"), Some("offline"));
+        assert_eq!(answer(true, "crmd").get_str("cs"), Some("offline"));
     }
 }
