@@ -59,3 +59,29 @@ fn a_link_whose_interface_is_deleted_and_recreated_comes_back_by_itself() {
         );
     }
 }
+
+/// An address added without `brd` gives its interface no broadcast address:
+/// a `bcast` link on it says so by name (and keeps retrying) instead of
+/// sending its "broadcasts" to its own address, where no peer hears them. Once
+/// the address has a broadcast address, the link comes up by itself.
+#[test]
+fn a_bcast_link_without_a_broadcast_address_says_so_and_recovers() {
+    let cluster = Cluster::new(&["n1", "n2"], Topology::private_and_public());
+    let (n1, n2) = (cluster.node("n1"), cluster.node("n2"));
+    install(n1);
+    install(n2);
+    let cidr = format!("{}/24", n1.addr(crate::harness::Net::Private));
+    n1.exec_ok(&["ip", "addr", "flush", "dev", "eth1"]);
+    n1.exec_ok(&["ip", "addr", "add", &cidr, "dev", "eth1"]);
+    let _d1 = n1.spawn(&[BIN, "run"]);
+    let _d2 = n2.spawn(&[BIN, "run"]);
+    n1.wait_for_log(
+        LOG,
+        "cannot open the link on eth1: interface eth1 has no broadcast address",
+        LONG,
+    );
+    n1.exec_ok(&["ip", "addr", "flush", "dev", "eth1"]);
+    n1.exec_ok(&["ip", "addr", "add", &cidr, "brd", "+", "dev", "eth1"]);
+    n2.wait_for_log(LOG, "Link n1:eth1 up.", LONG);
+    n1.wait_for_log(LOG, "Link n2:eth1 up.", LONG);
+}

@@ -62,11 +62,16 @@ fn iface_addrs(iface: &str) -> io::Result<(Ipv4Addr, Option<Ipv4Addr>)> {
     let addrs = nix::ifaddrs::getifaddrs().map_err(io::Error::from)?;
     for a in addrs.filter(|a| a.interface_name == iface) {
         if let Some(sin) = a.address.as_ref().and_then(|s| s.as_sockaddr_in()) {
+            // An address added without `brd` has no broadcast address, and
+            // getifaddrs then reports the address itself there (glibc fills
+            // the broadcast/destination union from IFA_ADDRESS): sending
+            // "broadcasts" to ourselves would reach no peer, silently.
             let bcast = a
                 .broadcast
                 .as_ref()
                 .and_then(|s| s.as_sockaddr_in())
-                .map(|b| b.ip());
+                .map(|b| b.ip())
+                .filter(|b| *b != sin.ip() && !b.is_unspecified());
             return Ok((sin.ip(), bcast));
         }
     }
