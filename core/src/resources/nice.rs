@@ -1203,6 +1203,16 @@ impl NiceFailback {
         }
     }
 
+    /// Offers `set`, which failed to start here, to the other node after
+    /// [`HANDOVER_DELAY`]. A set already waiting is kept: both are offered
+    /// together, at the first one's time.
+    fn hand_over_later(&mut self, now: Now, set: Hold) {
+        self.handover = Some(match self.handover {
+            Some((t, waiting)) => (t, waiting.with(set)),
+            None => (now.mono + HANDOVER_DELAY, set),
+        });
+    }
+
     /// The caller finished the oldest outstanding acquisition or release.
     pub fn done(&mut self, now: Now, ok: bool) {
         let Some(job) = self.jobs.pop_front() else {
@@ -1215,15 +1225,19 @@ impl NiceFailback {
             Job::TakeOver(set) => set,
             _ => Hold::NONE,
         };
-        if ok && self.handover.is_some_and(|(_, set)| acquired.has(set)) {
-            self.handover = None;
+        if ok {
+            // What started now need not be offered any more.
+            self.handover = self
+                .handover
+                .map(|(t, set)| (t, set.without(acquired)))
+                .filter(|(_, set)| !set.is_none());
         }
         match job {
             Job::TakeLocal => {
                 if !ok {
                     self.cause = MoveReason::StartFailed;
                     self.i_hold = self.i_hold.without(Hold::LOCAL);
-                    self.handover = Some((now.mono + HANDOVER_DELAY, Hold::LOCAL));
+                    self.hand_over_later(now, Hold::LOCAL);
                 }
                 self.log(Level::Info, "Local Resource acquisition completed.");
                 if self.state == State::RscRcvd {
@@ -1238,7 +1252,7 @@ impl NiceFailback {
                 if !ok {
                     self.cause = MoveReason::StartFailed;
                     self.i_hold = self.i_hold.without(Hold::FOREIGN);
-                    self.handover = Some((now.mono + HANDOVER_DELAY, Hold::FOREIGN));
+                    self.hand_over_later(now, Hold::FOREIGN);
                 }
                 if self.i_hold.has(Hold::FOREIGN) {
                     let mut m = Message::with_type("resource");
@@ -1293,7 +1307,7 @@ impl NiceFailback {
                 } else {
                     self.cause = MoveReason::StartFailed;
                     self.take_failed = true;
-                    self.handover = Some((now.mono + HANDOVER_DELAY, set));
+                    self.hand_over_later(now, set);
                     self.log(
                         Level::Error,
                         format!("{set} HA resource acquisition failed (standby)."),

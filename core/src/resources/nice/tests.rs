@@ -47,6 +47,8 @@ struct Sim {
     b_up: bool,
     /// The next acquisition of this set by this node fails (nothing starts).
     fail_once: Option<(u8, Hold)>,
+    /// More such failures, each once, after `fail_once`.
+    fail_more: Vec<(u8, Hold)>,
     /// The next release of this set by this node fails (it keeps running).
     stuck_once: Option<(u8, Hold)>,
 }
@@ -62,6 +64,7 @@ impl Sim {
             a_up: true,
             b_up: true,
             fail_once: None,
+            fail_more: Vec::new(),
             stuck_once: None,
         }
     }
@@ -101,6 +104,11 @@ impl Sim {
                         Action::Acquire(h) => {
                             if self.fail_once == Some((me, h)) {
                                 self.fail_once = None;
+                                self.node(me).done(now, false);
+                            } else if let Some(i) =
+                                self.fail_more.iter().position(|f| *f == (me, h))
+                            {
+                                self.fail_more.remove(i);
                                 self.node(me).done(now, false);
                             } else {
                                 self.world.apply(me, h, true);
@@ -519,6 +527,55 @@ fn groups_that_fail_to_start_are_handed_to_the_peer_after_a_pause() {
         .logs(1)
         .iter()
         .any(|l| l == "offering the local groups that failed here to the other node"));
+}
+
+/// Two start failures of different sets before the first hand-over: both sets
+/// wait to be offered (the second does not replace the first), and a set that
+/// then starts here after all is no longer offered.
+#[test]
+fn a_second_start_failure_adds_to_the_waiting_hand_over() {
+    let mut s = Sim::new(true);
+    s.fail_once = Some((1, Hold::LOCAL));
+    let now = s.at();
+    s.a.comm_up(now);
+    s.b.comm_up(now);
+    s.settle();
+    s.run_until(1_000);
+    let first = s.a.handover.expect("A's group waits to be offered");
+    assert_eq!(first.1, Hold::LOCAL);
+    // B dies; A takes B's group and retries its own: both fail.
+    s.b_up = false;
+    s.fail_more = vec![(1, Hold::FOREIGN), (1, Hold::LOCAL)];
+    let now = s.at();
+    s.a.peer_dead(now, "b", true);
+    s.settle();
+    assert_eq!(
+        s.a.handover,
+        Some((first.0, Hold::ALL)),
+        "both sets wait, at the first one's time"
+    );
+}
+
+/// A set waiting to be offered that then starts here after all is no longer
+/// offered: A's own group failed at start; B dies, A's retry of its group
+/// works and its takeover of B's group fails: only B's group waits.
+#[test]
+fn a_waiting_set_that_starts_after_all_is_not_offered() {
+    let mut s = Sim::new(true);
+    s.fail_once = Some((1, Hold::LOCAL));
+    let now = s.at();
+    s.a.comm_up(now);
+    s.b.comm_up(now);
+    s.settle();
+    s.run_until(1_000);
+    let first = s.a.handover.expect("A's group waits to be offered");
+    s.b_up = false;
+    s.fail_more = vec![(1, Hold::FOREIGN)];
+    let now = s.at();
+    s.a.peer_dead(now, "b", true);
+    s.settle();
+    assert_eq!(s.world.owner[0], 1, "A's own group runs on A now");
+    assert_eq!(s.a.handover, Some((first.0, Hold::FOREIGN)));
 }
 
 /// A standby whose release fails: the group stays on A (it still runs there),
