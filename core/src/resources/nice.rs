@@ -768,9 +768,14 @@ impl NiceFailback {
     /// A peer's resource report, as far as partitions go.
     fn partition_report(&mut self, now: Now, info: Option<&str>, peer_settled: bool) {
         let partition = matches!(info, Some("partition" | "partition-ack" | "mach_down"));
-        if partition && peer_settled && self.standby == Standby::Other {
-            // We wait for a standby whose requester has settled (its request
-            // expired on the other side of the partition): it never completes.
+        if partition && peer_settled && matches!(self.standby, Standby::Other | Standby::Done) {
+            // A standby that spans a partition never completes: the peer
+            // cancelled its side when it declared us dead (or its request
+            // expired there), and it has settled since. Waiting for its request
+            // to be carried out, or for its `done` after our release, would
+            // hold a graceful stop and refuse the peer's later offers for an
+            // hour. (A standby we asked for and are still releasing for goes
+            // on: the peer waits for our `done`.)
             self.cancel_standby();
         }
         match info {
@@ -1139,6 +1144,9 @@ impl NiceFailback {
     /// running before it joins). We take that over, as after a death.
     pub fn peer_restarted(&mut self, peer: &str) {
         self.cancel_standby();
+        // What an earlier partition left to sort out is over: the peer starts
+        // afresh, and a later double holding must be acted on anew.
+        self.heal = None;
         let held = std::mem::replace(&mut self.other_holds, Hold::NONE);
         if held.is_none() || self.shutting_down || self.state == State::Init {
             return;
