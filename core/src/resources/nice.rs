@@ -797,7 +797,27 @@ impl NiceFailback {
                 self.resolve_double_holding();
                 self.send_partition_report("partition");
             }
-            _ => self.resolve_double_holding(),
+            _ => {
+                let both = self.i_hold.and(self.other_holds.mirror());
+                let settled = self.jobs.is_empty()
+                    && self.standby == Standby::Not
+                    && self.standby_deadline.is_none()
+                    && self.state == State::Stable;
+                if self.heal.is_none() && peer_settled && settled && !both.is_none() {
+                    // Outside a partition, two settled nodes never hold the same
+                    // group (every move releases before it acquires), but a
+                    // standby cancelled on one side while the other carried it
+                    // out can leave them so. Settle it as after a partition.
+                    self.log(
+                        Level::Crit,
+                        format!(
+                            "Both nodes hold the {both} resource groups while both are settled."
+                        ),
+                    );
+                    self.heal = Some(Heal::default());
+                }
+                self.resolve_double_holding();
+            }
         }
     }
 
@@ -1111,8 +1131,10 @@ impl NiceFailback {
             self.log(Level::Info, format!("Dead node {peer} gave up resources."));
             st.push_str("result", "unneeded");
             self.out.push_back(Action::Send(st));
+            // A dead node is in no transition: nothing of ours (a graceful
+            // stop above all) may wait for it to settle.
+            self.other_is_stable = true;
             if self.i_hold == Hold::ALL {
-                self.other_is_stable = true;
                 return;
             }
             if !self.i_hold.has(Hold::FOREIGN) {
