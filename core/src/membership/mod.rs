@@ -573,12 +573,7 @@ impl Membership {
             for l in 0..self.nodes[i].links.len() {
                 if let (Some(last), true) = self.nodes[i].links[l] {
                     if now.mono >= last + limit {
-                        self.nodes[i].links[l].1 = false;
-                        let ev = Event::LinkDead {
-                            node: self.nodes[i].name.clone(),
-                            link: self.cfg.links[l].clone(),
-                        };
-                        self.notify(ev);
+                        self.link_dead(i, l);
                     }
                 }
             }
@@ -898,7 +893,26 @@ impl Membership {
         }
     }
 
+    fn link_dead(&mut self, i: usize, l: LinkId) {
+        self.nodes[i].links[l].1 = false;
+        let ev = Event::LinkDead {
+            node: self.nodes[i].name.clone(),
+            link: self.cfg.links[l].clone(),
+        };
+        self.notify(ev);
+    }
+
+    /// A node silent for its dead time is dead, and so is every link of it
+    /// still up: a packet that is not a status (an ACK to a third node, a
+    /// retransmission request) may have refreshed a link after the node's last
+    /// status, and a link that outlived its node would neither be reported
+    /// dead nor, when the node returns within that margin, up again.
     fn declare_dead(&mut self, i: usize) {
+        for l in 0..self.nodes[i].links.len() {
+            if self.nodes[i].links[l].1 {
+                self.link_dead(i, l);
+            }
+        }
         self.flush_held(i);
         let n = &mut self.nodes[i];
         n.status = NodeStatus::Dead;

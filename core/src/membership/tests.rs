@@ -1089,3 +1089,63 @@ fn each_link_reports_the_worst_recent_status_interval() {
         None
     );
 }
+
+/// Benchmark finding (3 nodes on one bridge): a node's links outlived it. A
+/// packet that is not a status (an ACK to a third node) refreshed the link a
+/// little after the node's last status, so the node died first; when it came
+/// back before the link's own deadline, its link had never been reported dead
+/// and was never reported up. A dead node's links are dead with it, and the
+/// first packet of its return brings each one up again.
+#[test]
+fn a_dead_nodes_links_die_with_it_and_come_up_on_its_return() {
+    let mut m = Membership::new(config("n1", &["n1", "n2", "n3"]), Now::at_millis(0));
+    m.start(Now::at_millis(0));
+    for node in ["n2", "n3"] {
+        m.handle_message(Now::at_millis(0), 0, status_from(node, 7, 1, "up"));
+    }
+    drain(&mut m);
+    for k in 1..=7u64 {
+        m.handle_message(
+            Now::at_millis(k * 1000),
+            0,
+            status_from("n2", 7, 1 + k, "active"),
+        );
+    }
+    // n3's last status at 1 s, then an ACK to n2 at 1.9 s, then power loss.
+    m.handle_message(Now::at_millis(1000), 0, status_from("n3", 7, 2, "active"));
+    let mut ack = Message::with_type("NS_ackmsg");
+    ack.push_str("dest", "n2");
+    ack.push_str("ackseq", "5");
+    ack.push_str("src", "n3");
+    ack.push_str("hg", "7");
+    ack.push_str("ts", "6b075b63");
+    m.handle_message(Now::at_millis(1900), 0, ack);
+    drain(&mut m);
+    // dt=1770: n3 dies at 7 s, and its link with it.
+    m.handle_timeout(Now::at_millis(7000));
+    let ev = events(&drain(&mut m));
+    let dead = ev
+        .iter()
+        .position(|e| *e == Event::NodeDead { node: "n3".into() });
+    let link_dead = ev.iter().position(|e| {
+        *e == Event::LinkDead {
+            node: "n3".into(),
+            link: "eth1".into(),
+        }
+    });
+    assert!(dead.is_some(), "{ev:?}");
+    assert!(link_dead.is_some(), "the link dies with the node: {ev:?}");
+    assert_eq!(m.link_up("n3", 0), Some(false));
+    assert_eq!(m.link_up("n2", 0), Some(true), "n2 is alive");
+    // n3 comes back (a new generation) before 1.9 s + dt.
+    m.handle_message(Now::at_millis(7500), 0, status_from("n3", 8, 1, "init"));
+    let ev = events(&drain(&mut m));
+    assert!(
+        ev.contains(&Event::LinkUp {
+            node: "n3".into(),
+            link: "eth1".into()
+        }),
+        "{ev:?}"
+    );
+    assert_eq!(m.link_up("n3", 0), Some(true));
+}
