@@ -220,6 +220,10 @@ struct Node {
     last_status: Option<Instant>,
     /// Any packet ever heard (comm-up condition).
     heard: bool,
+    /// When the first packet arrived: a node heard before its first status
+    /// (an ACK, a resource message) is alive then, and gets its dead time
+    /// from there rather than from our start.
+    first_heard: Option<Instant>,
     /// The dead time the node advertises (`dt`), once known.
     dead_limit: Option<Duration>,
     /// Per link: last packet arrival and whether the link counts as up.
@@ -246,6 +250,7 @@ impl Node {
             status_text: "init".into(),
             last_status: None,
             heard: false,
+            first_heard: None,
             dead_limit: None,
             links: vec![(None, false); links],
             beats: vec![IntervalWindow::default(); links],
@@ -709,6 +714,9 @@ impl Membership {
             return;
         }
         self.nodes[i].heard = true;
+        if self.nodes[i].first_heard.is_none() {
+            self.nodes[i].first_heard = Some(now.mono);
+        }
         if let Some(uuid) = msg.get_bin("srcuuid") {
             self.nodes[i].uuid = Some(uuid.to_vec());
         }
@@ -877,8 +885,14 @@ impl Membership {
         }
     }
 
+    /// When a node that sends nothing more is dead: its dead time after its
+    /// last status, or, before any status, after its first packet (or our
+    /// start). Not from our start alone: comm-up shortens the limit from
+    /// `initdead` to the dead time, and a node whose first packet (not a
+    /// status) completed comm-up more than a dead time after our start
+    /// would otherwise be declared dead the instant it was first heard.
     fn death_deadline(&self, n: &Node) -> Instant {
-        n.last_status.unwrap_or(self.started) + self.limit_for(n)
+        n.last_status.or(n.first_heard).unwrap_or(self.started) + self.limit_for(n)
     }
 
     fn link_heard(&mut self, now: Now, i: usize, link: LinkId) {

@@ -1149,3 +1149,40 @@ fn a_dead_nodes_links_die_with_it_and_come_up_on_its_return() {
     );
     assert_eq!(m.link_up("n3", 0), Some(true));
 }
+
+/// Simulator seed 461: a node's first packet after our start is not a status
+/// (an ACK of our status), more than a dead time after our start. It brings
+/// comm-up, which shortens the limit from initdead to the dead time; counted
+/// from our start, that limit had passed, and the node was declared dead the
+/// instant it was first heard. Its dead time runs from its first packet.
+#[test]
+fn a_node_first_heard_by_a_packet_that_is_not_a_status_is_not_dead_at_once() {
+    let mut m = Membership::new(config("n1", &["n1", "n2"]), Now::at_millis(0));
+    m.start(Now::at_millis(0));
+    m.handle_timeout(Now::at_millis(7000));
+    drain(&mut m);
+    let mut ack = Message::with_type("NS_ackmsg");
+    ack.push_str("dest", "n1");
+    ack.push_str("ackseq", "5");
+    ack.push_str("src", "n2");
+    ack.push_str("hg", "7");
+    ack.push_str("ts", "6b075b63");
+    m.handle_message(Now::at_millis(7000), 0, ack);
+    assert!(m.comm_up());
+    assert!(
+        m.poll_timeout().is_some_and(|t| t.as_millis() > 7000),
+        "no deadline in the past"
+    );
+    m.handle_timeout(Now::at_millis(7000));
+    let ev = events(&drain(&mut m));
+    assert!(
+        !ev.contains(&Event::NodeDead { node: "n2".into() }),
+        "{ev:?}"
+    );
+    assert_eq!(m.node_status("n2"), Some(NodeStatus::Init));
+    // Silent from then on: dead a dead time after that packet.
+    m.handle_timeout(Now::at_millis(12_999));
+    assert!(!events(&drain(&mut m)).contains(&Event::NodeDead { node: "n2".into() }));
+    m.handle_timeout(Now::at_millis(13_000));
+    assert!(events(&drain(&mut m)).contains(&Event::NodeDead { node: "n2".into() }));
+}
