@@ -235,6 +235,9 @@ struct Node {
     /// status says whether it was running all along (a partition) or starting.
     new_gen_while_dead: bool,
     seq: SeqTrack,
+    /// The sequence number of the newest message of this generation handed to
+    /// the layer above: it survives the restarts of sequence tracking.
+    delivered: Option<u64>,
     uuid: Option<Vec<u8>>,
     /// Highest sequence number of ours this node acknowledged.
     acked: u64,
@@ -257,6 +260,7 @@ impl Node {
             gen: 0,
             new_gen_while_dead: false,
             seq: SeqTrack::default(),
+            delivered: None,
             uuid: None,
             acked: 0,
             ack_trigger,
@@ -574,24 +578,40 @@ impl Membership {
             if i == self.me {
                 continue;
             }
-            let limit = self.limit_for(&self.nodes[i]);
-            for l in 0..self.nodes[i].links.len() {
-                if let (Some(last), true) = self.nodes[i].links[l] {
-                    if now.mono >= last + limit {
-                        self.link_dead(i, l);
-                    }
-                }
-            }
-            if self.nodes[i].status != NodeStatus::Dead
-                && now.mono >= self.death_deadline(&self.nodes[i])
-            {
-                self.declare_dead(i);
-            }
+            self.expire(now, i);
             self.request_rexmits(now, i);
             self.give_up_gaps(now, i);
         }
         self.ping_timeouts(now);
+        let was_up = self.comm_up;
         self.check_comm_up(now);
+        if !was_up && self.comm_up {
+            // Comm-up shortens the limit from initdead to each node's dead
+            // time: a node silent for longer than that is dead now, not at
+            // the next call.
+            for i in 0..self.nodes.len() {
+                if i != self.me {
+                    self.expire(now, i);
+                }
+            }
+        }
+    }
+
+    /// Node `i`'s links silent for its dead time die, and so does the node.
+    fn expire(&mut self, now: Now, i: usize) {
+        let limit = self.limit_for(&self.nodes[i]);
+        for l in 0..self.nodes[i].links.len() {
+            if let (Some(last), true) = self.nodes[i].links[l] {
+                if now.mono >= last + limit {
+                    self.link_dead(i, l);
+                }
+            }
+        }
+        if self.nodes[i].status != NodeStatus::Dead
+            && now.mono >= self.death_deadline(&self.nodes[i])
+        {
+            self.declare_dead(i);
+        }
     }
 
     /// An authenticated echo reply arrived from member `member` of ping node
@@ -773,7 +793,7 @@ impl Membership {
                 if n.seq.missing.range(..seq).next().is_some() {
                     n.seq.held.insert(seq, (now.mono, msg));
                 } else {
-                    self.notify(Event::Delivered { from: src, msg });
+                    self.deliver(i, seq, msg);
                 }
             }
         }
@@ -793,8 +813,7 @@ impl Membership {
                 return;
             }
             if let Some((_, msg)) = seq.held.remove(&first) {
-                let from = self.nodes[i].name.clone();
-                self.notify(Event::Delivered { from, msg });
+                self.deliver(i, first, msg);
             }
         }
     }
@@ -803,13 +822,25 @@ impl Membership {
     /// tracking restarts).
     fn flush_held(&mut self, i: usize) {
         let held = std::mem::take(&mut self.nodes[i].seq.held);
-        let from = self.nodes[i].name.clone();
-        for (_, (_, msg)) in held {
-            self.notify(Event::Delivered {
-                from: from.clone(),
-                msg,
-            });
+        for (seq, (_, msg)) in held {
+            self.deliver(i, seq, msg);
         }
+    }
+
+    /// Hands a message of node `i` to the layer above, unless one at least as
+    /// new (by sequence number) of its generation already went up. Sequence
+    /// tracking restarts at a death and at a healed partition, and then an
+    /// old message (a retransmission another node asked for, a late copy) is
+    /// accepted again: it must not reach the layer above after newer ones, nor
+    /// twice.
+    fn deliver(&mut self, i: usize, seq: u64, msg: Message) {
+        let n = &mut self.nodes[i];
+        if n.delivered.is_some_and(|d| seq <= d) {
+            return self.notify(Event::Dropped(DropReason::Duplicate));
+        }
+        n.delivered = Some(seq);
+        let from = n.name.clone();
+        self.notify(Event::Delivered { from, msg });
     }
 
     /// A message held for a dead time: the packets missing before it are not
@@ -994,6 +1025,7 @@ impl Membership {
             let n = &mut self.nodes[i];
             n.gen = gen;
             n.seq = SeqTrack::default();
+            n.delivered = None;
             n.new_gen_while_dead = n.status == NodeStatus::Dead;
             if known != 0 {
                 self.notify(Event::Restart { node });
