@@ -38,11 +38,13 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fmt::Write as _;
-use std::time::{Duration, Instant as WallClock};
+use std::time::Duration;
 
 use hb_core::membership::{Command, Event, Membership, MembershipConfig, NodeStatus};
 use hb_core::time::{Now, Rng};
 use hb_core::wire::Message;
+
+mod seeds;
 
 const KEEPALIVE: u64 = 200;
 const DEADTIME: u64 = 1000;
@@ -456,11 +458,7 @@ impl Sim {
     // ---- invariants ----------------------------------------------------------------
 
     fn fail(&self, what: String) -> ! {
-        panic!(
-            "{what}\n{}\nreplay: SIM_SEED={} cargo test -p hb-core --test membership_sim random_",
-            self.dump(),
-            self.seed
-        );
+        panic!("seed {}: {what}\n{}", self.seed, self.dump());
     }
 
     fn dump(&self) -> String {
@@ -641,9 +639,9 @@ impl Sim {
 
 // ---- scenarios ---------------------------------------------------------------------
 
-fn random_run(seed: u64) {
+fn random_run(seed: u64, nodes: (u64, u64)) {
     let mut r = Rng::new(seed ^ 0x6d65_6d62);
-    let n = r.range(3, 8) as usize;
+    let n = r.range(nodes.0, nodes.1) as usize;
     let mut s = Sim::new(seed, n);
     s.loss = [0, 0, 5, 20][r.range(0, 3) as usize];
     s.dup = [0, 5, 20][r.range(0, 2) as usize];
@@ -723,34 +721,33 @@ fn random_run(seed: u64) {
     s.check_converged();
 }
 
-/// The seeds of a random test: `SIM_SEED` alone, or `SIM_RUNS` (default
-/// `runs`) seeds from `first` on.
-fn seeds(first: u64, runs: u64) -> Vec<u64> {
-    let runs: u64 =
-        std::env::var("SIM_RUNS").map_or(runs, |s| s.parse().expect("SIM_RUNS is a number"));
-    match std::env::var("SIM_SEED") {
-        Ok(s) => vec![s.parse().expect("SIM_SEED is a number")],
-        Err(_) => (first..first + runs).collect(),
-    }
+/// Random fault schedules on 3 to 5 nodes; every invariant after every step.
+#[test]
+fn random_faults_on_3_to_5_nodes() {
+    seeds::run_seeds(
+        "membership_sim",
+        "random_faults_on_3_to_5_nodes",
+        1,
+        700,
+        &[],
+        |seed| {
+            random_run(seed, (3, 5));
+        },
+    );
 }
 
-/// Random fault schedules on 3 to 8 nodes; every invariant after every step.
+/// The same on 6 to 8 nodes (a separate test: both run in parallel).
 #[test]
-fn random_faults_keep_every_membership_invariant() {
-    let started = WallClock::now();
-    let seeds = seeds(1, 600);
-    for &seed in &seeds {
-        if let Err(e) = std::panic::catch_unwind(|| random_run(seed)) {
-            eprintln!(
-                "membership_sim: seed {seed} failed; replay with\n  SIM_SEED={seed} cargo test -p hb-core --test membership_sim random_"
-            );
-            std::panic::resume_unwind(e);
-        }
-    }
-    eprintln!(
-        "membership_sim: {} seeds in {:.1} s",
-        seeds.len(),
-        started.elapsed().as_secs_f64()
+fn random_faults_on_6_to_8_nodes() {
+    seeds::run_seeds(
+        "membership_sim",
+        "random_faults_on_6_to_8_nodes",
+        1,
+        300,
+        &[],
+        |seed| {
+            random_run(seed, (6, 8));
+        },
     );
 }
 
