@@ -33,7 +33,8 @@
 //! (`SIM_SEED=n cargo test -p hb-core --test cluster_sim TEST`); `SIM_RUNS=n`
 //! runs `n` seeds instead of the default 500 (250 with ipfail), each with
 //! `auto_failback` on and off. Seeds failing for a known bug are listed in
-//! `KNOWN_FAILING*`, skipped, and run alone by the ignored `known_failing_seeds`.
+//! `KNOWN_FAILING*`, skipped, and run alone by the ignored `known_failing_seed_*`
+//! tests (`cargo test -p hb-core --test cluster_sim known_failing -- --ignored`).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -937,7 +938,8 @@ fn random_faults_keep_every_invariant() {
 }
 
 /// Seeds that fail for a known bug outside the simulator, skipped by the
-/// random tests (and run alone by `known_failing_seeds`): each with its cause.
+/// random tests (and run alone by the ignored `known_failing_seed_*` tests):
+/// each with its cause.
 ///
 /// - 1172: `NiceFailback` keeps one pending hand-over (`handover`) of groups
 ///   that failed to start here; a second start failure (of the other set)
@@ -945,7 +947,9 @@ fn random_faults_keep_every_invariant() {
 ///   it (resources/nice.rs, `done`: `self.handover = Some(..)`).
 const KNOWN_FAILING: &[u64] = &[1172];
 
-/// The same for the ipfail runs.
+/// Seeds of the ipfail runs that fail for a known bug with the network of
+/// before jitter and duplicates were added (1 to 5 ms, no duplicates), run
+/// so by the ignored `known_failing_seed_*` tests:
 ///
 /// - 1238: after a healed partition both nodes hold n2's group. ipfail on n1
 ///   aborts n1's give-up (n2 does not count its ping node yet), and ipfail on
@@ -955,41 +959,51 @@ const KNOWN_FAILING: &[u64] = &[1172];
 ///   both nodes, which hear each other, for about 10 s.
 const KNOWN_FAILING_IPFAIL: &[u64] = &[1238];
 
-/// The known-failing seeds, each alone: `cargo test -p hb-core --test
-/// cluster_sim known_failing -- --ignored`.
+/// Seed 1172 (see [`KNOWN_FAILING`]): `cargo test -p hb-core --test
+/// cluster_sim known_failing_seed_1172 -- --ignored`.
 #[test]
-#[ignore = "known failing: see KNOWN_FAILING"]
-fn known_failing_seeds() {
+#[ignore = "known failing: a second start failure drops the first hand-over (resources/nice.rs)"]
+fn known_failing_seed_1172() {
     for &seed in KNOWN_FAILING {
         for af in [true, false] {
             random_run(seed, af, false);
         }
     }
+}
+
+/// Seed 1238 of the ipfail runs (see [`KNOWN_FAILING_IPFAIL`]): `cargo test
+/// -p hb-core --test cluster_sim known_failing_seed_1238 -- --ignored`.
+#[test]
+#[ignore = "known failing: a standby of a set both nodes hold releases nothing (resources/nice.rs)"]
+fn known_failing_seed_1238() {
     for &seed in KNOWN_FAILING_IPFAIL {
         for af in [true, false] {
-            random_run(seed, af, true);
+            random_run_inner(seed, af, true, false);
         }
     }
 }
 
 /// One run; on failure, says which.
 fn random_run(seed: u64, af: bool, ipfail: bool) {
-    let run = std::panic::catch_unwind(|| random_run_inner(seed, af, ipfail));
+    let run = std::panic::catch_unwind(|| random_run_inner(seed, af, ipfail, true));
     if let Err(e) = run {
         eprintln!("seed {seed}, auto_failback {af}, ipfail {ipfail} failed");
         std::panic::resume_unwind(e);
     }
 }
 
-fn random_run_inner(seed: u64, af: bool, ipfail: bool) {
+/// `network`: jitter and duplicates as the seed says (else 1 to 5 ms, none).
+fn random_run_inner(seed: u64, af: bool, ipfail: bool, network: bool) {
     let mut s = Sim::build(seed, af, ipfail);
     let mut r = Rng::new(seed ^ 0x5eed);
     s.loss = [0, 0, 10, 30][r.range(0, 3) as usize];
     // The network's other faults come from their own generator, so that the
     // fault schedule of a seed stays what it was before they were added.
     let mut net = Rng::new(seed ^ 0x006e_6574);
-    s.jitter = [4, 4, 20, 40][net.range(0, 3) as usize];
-    s.dup = [0, 0, 5, 20][net.range(0, 3) as usize];
+    if network {
+        s.jitter = [4, 4, 20, 40][net.range(0, 3) as usize];
+        s.dup = [0, 0, 5, 20][net.range(0, 3) as usize];
+    }
     s.log(format!(
         "{}% packet loss per medium, jitter {} ms, {}% duplicates",
         s.loss, s.jitter, s.dup
@@ -1169,7 +1183,7 @@ fn ipfail_random_faults_keep_every_invariant() {
         "ipfail_random_faults_keep_every_invariant",
         500,
         250,
-        KNOWN_FAILING_IPFAIL,
+        &[],
         |seed| {
             for af in [true, false] {
                 random_run(seed, af, true);
