@@ -583,18 +583,7 @@ impl Membership {
             self.give_up_gaps(now, i);
         }
         self.ping_timeouts(now);
-        let was_up = self.comm_up;
         self.check_comm_up(now);
-        if !was_up && self.comm_up {
-            // Comm-up shortens the limit from initdead to each node's dead
-            // time: a node silent for longer than that is dead now, not at
-            // the next call.
-            for i in 0..self.nodes.len() {
-                if i != self.me {
-                    self.expire(now, i);
-                }
-            }
-        }
     }
 
     /// Node `i`'s links silent for its dead time die, and so does the node.
@@ -997,6 +986,14 @@ impl Membership {
             self.comm_up = true;
             self.notify(Event::CommUp);
             self.set_local(now, NodeStatus::Active);
+            // Comm-up shortens the limit from initdead to each node's dead
+            // time: a node silent for longer than that is dead now, not at
+            // the next call (whose deadline would lie in the past).
+            for i in 0..self.nodes.len() {
+                if i != self.me {
+                    self.expire(now, i);
+                }
+            }
         }
     }
 

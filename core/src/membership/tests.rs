@@ -1252,3 +1252,25 @@ fn a_node_past_its_dead_time_at_comm_up_dies_at_once() {
     let n2 = at(Event::NodeDead { node: "n2".into() }).expect("n2 dead too");
     assert!(n3 < up && up < n2, "{ev:?}");
 }
+
+/// The same when comm-up comes with a packet: the last node heard for the
+/// first time, long after another one went silent. No deadline is left in the
+/// past (the node's stall detection would take it for a late timer).
+#[test]
+fn a_node_past_its_dead_time_when_a_packet_brings_comm_up_dies_at_once() {
+    let mut m = Membership::new(config("n1", &["n1", "n2", "n3"]), Now::at_millis(0));
+    m.start(Now::at_millis(0));
+    m.handle_message(Now::at_millis(100), 0, status_from("n2", 7, 1, "up"));
+    m.handle_timeout(Now::at_millis(11_000));
+    drain(&mut m);
+    m.handle_message(Now::at_millis(11_000), 0, status_from("n3", 7, 1, "up"));
+    let ev = events(&drain(&mut m));
+    let at = |e: Event| ev.iter().position(|x| *x == e);
+    let up = at(Event::CommUp).expect("comm up");
+    let n2 = at(Event::NodeDead { node: "n2".into() }).expect("n2 dead at once");
+    assert!(up < n2, "{ev:?}");
+    assert!(
+        m.poll_timeout().is_some_and(|t| t.as_millis() > 11_000),
+        "no deadline in the past"
+    );
+}
