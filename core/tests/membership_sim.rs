@@ -4,7 +4,8 @@
 //! hence reorders) and duplicates packets at random, per packet; media are cut
 //! per direction and per pair of nodes, and the cluster is split in two, both
 //! ways or one way. Machines lose power, restart (a new generation) and stop
-//! gracefully. Every node sends messages for the layer above at random, so the
+//! gracefully; a process stalls (starved or stopped) for up to 1.5 s, then
+//! reads what waited in its sockets and runs its late timers. Every node sends messages for the layer above at random, so the
 //! hold-back, in-order delivery is exercised too.
 //!
 //! The invariants are checked after every step, against what the simulator
@@ -13,9 +14,10 @@
 //! 1. **Deaths are detected in time.** A node that handed node A no status
 //!    for longer than the dead time that applies (its advertised `dt`, or
 //!    `initdead` before A's comm-up) is dead in A's view. The simulator calls
-//!    every timer on time, so the bound is exact: no slack.
-//! 2. **No false deaths.** A never declares X dead while A was handed a
-//!    status of X's current generation less than `deadtime - MAX_DELAY` ago
+//!    every timer on time, so the bound is exact: no slack (a stalled node
+//!    is checked when it runs again).
+//! 2. **No false deaths.** A never declares X dead while a status of X's
+//!    current generation reached A's socket less than `deadtime - MAX_DELAY` ago
 //!    (a retransmitted status excepted: an old status A did not ask for is a
 //!    duplicate to A). `MAX_DELAY` is the longest a copy of one packet can
 //!    trail another (jitter plus a duplicate's extra delay): a status A
@@ -79,8 +81,8 @@ struct Heard {
     status_any: Option<u64>,
     /// Latest `arrival + dt` of any status.
     status_deadline: Option<u64>,
-    /// Latest arrival of a status of X's newest generation seen, not a
-    /// retransmission.
+    /// Latest arrival (at the socket) of a status of X's newest generation
+    /// seen, not a retransmission.
     status_fresh: Option<u64>,
     /// First packet of any kind.
     first: Option<u64>,
@@ -104,6 +106,9 @@ struct Host {
     next_app: u64,
     /// `heard[x]`: what this node was handed of node x.
     heard: Vec<Heard>,
+    /// The process is stopped (starved, SIGSTOP) until then: packets wait in
+    /// its sockets, its timers are late.
+    stalled: Option<(u64, Vec<Delivery>)>,
 }
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -146,6 +151,7 @@ impl Sim {
                 app: 0,
                 next_app: 0,
                 heard: vec![Heard::default(); n],
+                stalled: None,
             })
             .collect();
         let mut s = Sim {
@@ -194,6 +200,7 @@ impl Sim {
         h.app = 0;
         h.next_app = now + 500;
         h.heard = vec![Heard::default(); n];
+        h.stalled = None;
         let cfg = MembershipConfig {
             me: name(i),
             nodes: (0..n).map(name).collect(),
@@ -221,16 +228,29 @@ impl Sim {
 
     fn crash(&mut self, i: usize) {
         self.hosts[i].m = None;
+        self.hosts[i].stalled = None;
         self.log(format!("{} loses power", name(i)));
     }
 
     fn stop(&mut self, i: usize) {
+        if self.hosts[i].stalled.is_some() {
+            return;
+        }
         let at = self.at();
         if let Some(m) = self.hosts[i].m.as_mut() {
             m.shutdown(at);
             self.log(format!("{} stops gracefully", name(i)));
             self.pump(i);
             self.hosts[i].m = None;
+        }
+    }
+
+    /// The process of node `i` stops for `ms`; then it reads what waits in
+    /// its sockets, and its timers run late.
+    fn stall(&mut self, i: usize, ms: u64) {
+        if self.running(i) && self.hosts[i].stalled.is_none() {
+            self.hosts[i].stalled = Some((self.now + ms, Vec::new()));
+            self.log(format!("{} stalls for {ms} ms", name(i)));
         }
     }
 
@@ -351,7 +371,9 @@ impl Sim {
     fn next_event(&self) -> Option<u64> {
         let mut t = self.queue.peek().map(|Reverse(d)| d.at);
         for h in &self.hosts {
-            if let Some(m) = &h.m {
+            if let Some((until, _)) = &h.stalled {
+                t = Some(t.map_or(*until, |t| t.min(*until)));
+            } else if let Some(m) = &h.m {
                 let timer = m.poll_timeout().map(|i| i.as_millis());
                 for x in [timer, Some(h.next_app)].into_iter().flatten() {
                     t = Some(t.map_or(x, |t| t.min(x)));
@@ -373,6 +395,20 @@ impl Sim {
 
     fn step(&mut self) {
         let now = self.now;
+        for i in 0..self.n {
+            if self.hosts[i]
+                .stalled
+                .as_ref()
+                .is_some_and(|(t, _)| *t <= now)
+            {
+                // Back: what waited in the sockets first, then the late timers.
+                let (_, waiting) = self.hosts[i].stalled.take().expect("stalled");
+                self.log(format!("{} runs again", name(i)));
+                for d in waiting {
+                    self.hand_in(d);
+                }
+            }
+        }
         while self.queue.peek().is_some_and(|Reverse(d)| d.at <= now) {
             let Some(Reverse(d)) = self.queue.pop() else {
                 break;
@@ -383,31 +419,17 @@ impl Sim {
             if !self.running(d.to) {
                 continue;
             }
-            let msg = self.in_flight[d.msg].clone();
-            self.record(&d, &msg);
-            if self.verbose {
-                let f = |k: &str| msg.get_str(k).unwrap_or("-").to_owned();
-                let line = format!(
-                    "{} <- {} eth{} t={} seq={} hg={} dest={}{}",
-                    name(d.to),
-                    name(d.from),
-                    d.link,
-                    f("t"),
-                    f("seq"),
-                    f("hg"),
-                    f("dest"),
-                    if d.rexmit { " (rexmit)" } else { "" }
-                );
-                self.log(line);
+            if let Some((_, waiting)) = self.hosts[d.to].stalled.as_mut() {
+                waiting.push(d);
+                continue;
             }
-            let at = self.at();
-            if let Some(m) = self.hosts[d.to].m.as_mut() {
-                m.handle_message(at, d.link, msg);
-            }
-            self.pump(d.to);
+            self.hand_in(d);
         }
         for i in 0..self.n {
             let at = self.at();
+            if self.hosts[i].stalled.is_some() {
+                continue;
+            }
             let Some(m) = self.hosts[i].m.as_mut() else {
                 continue;
             };
@@ -427,10 +449,37 @@ impl Sim {
                 self.pump(i);
             }
         }
-        if self.queue.is_empty() {
+        let waiting = self.hosts.iter().any(|h| h.stalled.is_some());
+        if self.queue.is_empty() && !waiting {
             self.in_flight.clear();
         }
         self.check();
+    }
+
+    /// Hands a packet to its node.
+    fn hand_in(&mut self, d: Delivery) {
+        let msg = self.in_flight[d.msg].clone();
+        self.record(&d, &msg);
+        if self.verbose {
+            let f = |k: &str| msg.get_str(k).unwrap_or("-").to_owned();
+            let line = format!(
+                "{} <- {} eth{} t={} seq={} hg={} dest={}{}",
+                name(d.to),
+                name(d.from),
+                d.link,
+                f("t"),
+                f("seq"),
+                f("hg"),
+                f("dest"),
+                if d.rexmit { " (rexmit)" } else { "" }
+            );
+            self.log(line);
+        }
+        let at = self.at();
+        if let Some(m) = self.hosts[d.to].m.as_mut() {
+            m.handle_message(at, d.link, msg);
+        }
+        self.pump(d.to);
     }
 
     /// Notes what node `d.to` is handed.
@@ -452,7 +501,9 @@ impl Sim {
             r.status_any = Some(now);
             r.status_deadline = Some(r.status_deadline.map_or(now + dt, |t| t.max(now + dt)));
             if gen == r.gen && !d.rexmit {
-                r.status_fresh = Some(now);
+                // When it reached the node's socket: a copy that waited out a
+                // stall there is as old as it was when it arrived.
+                r.status_fresh = Some(d.at);
             }
         }
     }
@@ -537,6 +588,10 @@ impl Sim {
             let Some(m) = &self.hosts[a].m else {
                 continue;
             };
+            if self.hosts[a].stalled.is_some() {
+                // It cannot act now; it is checked when it runs again.
+                continue;
+            }
             for x in 0..self.n {
                 if x == a {
                     continue;
@@ -663,7 +718,7 @@ fn random_run(seed: u64, nodes: (u64, u64)) {
         let pause = r.range(100, 2_500);
         s.run_until(s.now + pause);
         let i = r.range(0, n as u64 - 1) as usize;
-        match r.range(0, 11) {
+        match r.range(0, 12) {
             0..=2 => {
                 // One direction of one medium between two nodes.
                 let (l, j) = (
@@ -696,6 +751,7 @@ fn random_run(seed: u64, nodes: (u64, u64)) {
                     s.boot(i);
                 }
             }
+            11 => s.stall(i, r.range(50, 1_500)),
             10 => {
                 s.loss = [0, 5, 20, 50][r.range(0, 3) as usize];
                 let loss = s.loss;
