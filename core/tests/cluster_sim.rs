@@ -21,8 +21,21 @@
 //! keepalive; the scenarios cut a machine's way to it and check where the groups
 //! go (spec §10), and random runs add ping cuts to the faults.
 //!
-//! A failing seed prints its trace; rerun one seed with `SIM_SEED=n`, or try
-//! more seeds than the 60 of a normal run with `SIM_RUNS=n`.
+//! The network loses packets at random, delays each by 1 ms plus a random
+//! jitter (up to 40 ms, so packets sent close together arrive reordered), and
+//! delivers some twice.
+//!
+//! Invariant 4 is the hand-over rule: `active` stays true on the releasing
+//! node until its release job finishes, so an acquisition that starts while
+//! the peer's release still runs fails it.
+//!
+//! A failing seed prints its trace and the command that replays it
+//! (`SIM_SEED=n cargo test -p hb-core --test cluster_sim TEST`); `SIM_RUNS=n`
+//! runs `n` seeds instead of the default 1000 (500 with ipfail), each with
+//! `auto_failback` on and off; `SIM_NET=0` runs them without jitter and
+//! duplicates. Seeds failing for a known bug are listed in `KNOWN_FAILING*`,
+//! skipped, and run alone by the ignored `known_failing_seeds` (`cargo test
+//! -p hb-core --test cluster_sim known_failing -- --ignored`).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -36,6 +49,8 @@ use hb_core::resources::moves::{MoveReason, Owner};
 use hb_core::resources::nice::{Hold, NiceFailback, HANDOVER_DELAY};
 use hb_core::time::{Now, Rng};
 use hb_core::wire::Message;
+
+mod seeds;
 
 const KEEPALIVE: u64 = 200;
 const DEADTIME: u64 = 1000;
@@ -53,6 +68,8 @@ const HARMLESS_SEPARATION: u64 = DEADTIME / 2;
 /// No faults for this long, and everything must have settled: dead time, the
 /// 10 s request delay at start, a standby exchange, jobs, slack.
 const QUIET: u64 = 20_000;
+/// Most a duplicated packet trails the original.
+const DUP_EXTRA: u64 = 40;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -126,6 +143,11 @@ struct Sim {
     separated_since: Option<u64>,
     /// Percent of packets lost on each medium, at random.
     loss: u64,
+    /// Most jitter added to a packet's delay (1 ms plus 0 to this): packets
+    /// sent close together arrive reordered.
+    jitter: u64,
+    /// Percent of packets delivered twice, the copy up to [`DUP_EXTRA`] later.
+    dup: u64,
     /// The last time a node declared the other dead (with loss, a death may
     /// come while the media work: the partition rules then sort it out).
     last_death: Option<u64>,
@@ -176,6 +198,8 @@ impl Sim {
             rng: Rng::new(seed),
             separated_since: Some(0),
             loss: 0,
+            jitter: 4,
+            dup: 0,
             last_death: None,
             healed_at: None,
             // ipfail moves groups as an operator's standby does.
@@ -390,7 +414,7 @@ impl Sim {
             if self.loss > 0 && self.rng.range(0, 99) < self.loss {
                 continue;
             }
-            let at = self.now + 1 + self.rng.range(0, 4);
+            let at = self.now + 1 + self.rng.range(0, self.jitter);
             self.order += 1;
             self.queue.push(Reverse(Delivery {
                 at,
@@ -399,6 +423,17 @@ impl Sim {
                 link,
                 msg: slot,
             }));
+            if self.dup > 0 && self.rng.range(0, 99) < self.dup {
+                let at = at + self.rng.range(1, DUP_EXTRA);
+                self.order += 1;
+                self.queue.push(Reverse(Delivery {
+                    at,
+                    order: self.order,
+                    to,
+                    link,
+                    msg: slot,
+                }));
+            }
         }
     }
 
@@ -884,48 +919,121 @@ fn a_group_that_fails_to_start_is_offered_to_the_peer() {
 
 /// Random fault schedules: cuts and heals of single directions, whole
 /// partitions, power losses and restarts, graceful stops, standbys (with
-/// `auto_failback on` only: with off, invariant 3 forbids operator moves).
+/// `auto_failback on` only: with off, invariant 3 forbids operator moves),
+/// start failures; packets lost, delayed with jitter (so reordered) and
+/// duplicated. Each seed runs with `auto_failback` on and off.
 #[test]
 fn random_faults_keep_every_invariant() {
-    for seed in seeds(100, 60) {
+    seeds::run_seeds(
+        "cluster_sim",
+        "random_faults_keep_every_invariant",
+        100,
+        1000,
+        KNOWN_FAILING,
+        |seed| {
+            for af in [true, false] {
+                random_run(seed, af, false);
+            }
+        },
+    );
+}
+
+/// Seeds that fail for a known bug outside the simulator (all in the
+/// resource protocol, `core/src/resources/nice.rs`), found by `SIM_RUNS=5000`;
+/// skipped by the random tests and run alone by the ignored
+/// `known_failing_seeds` (`cargo test -p hb-core --test cluster_sim
+/// known_failing -- --ignored`). Replay one with `SIM_SEED=n cargo test -p
+/// hb-core --test cluster_sim random_faults_keep_every_invariant`.
+///
+/// - 1172: one pending hand-over (`handover`) of groups that failed to start
+///   here; a second start failure (of the other set) replaces the first, so
+///   the first set is never offered and nobody runs it (`done`:
+///   `self.handover = Some(..)` for `TakeLocal`, `MachDown`, `TakeOver`).
+/// - 2139: a graceful stop asked for during a partition heal waits for a
+///   standby left in state `Done`; the node neither leaves nor accepts the
+///   peer's offer of a group that failed there ("Standby in progress- new
+///   request ... ignored"): nobody runs the group.
+/// - 3993: a one-way partition: n1 hears nothing of n2 and takes every group;
+///   n2 hears n1 throughout and keeps its groups. When n1 hears n2 again it
+///   keeps its own group and tells n2 to release it; n2, which never saw a
+///   partition, does not: the group stays active on both nodes.
+const KNOWN_FAILING: &[u64] = &[1172, 2139, 3993];
+
+/// The same for the ipfail runs (`SIM_SEED=n cargo test -p hb-core --test
+/// cluster_sim ipfail_random_faults_keep_every_invariant`).
+///
+/// - 1842, 2899, 3253: as 1172 (two start failures, one hand-over).
+/// - 2859: as 1238 below.
+/// - 3211: the peer died during a standby; the node still waits for the
+///   peer's transition to end (it ends when the peer comes back), so its
+///   graceful stop hangs ("Shutdown delayed until current resource activity
+///   finishes") while the group that failed on the peer runs nowhere.
+const KNOWN_FAILING_IPFAIL: &[u64] = &[1842, 2859, 2899, 3211, 3253];
+
+/// Seeds of the ipfail runs that fail with the network of before jitter and
+/// duplicates were added (1 to 5 ms, no duplicates; `SIM_NET=0`):
+///
+/// - 1238: after a healed partition both nodes hold n2's group. ipfail on n1
+///   aborts n1's give-up (n2 does not count its ping node yet), and ipfail on
+///   n2 gives its groups up, but `NiceFailback::standby` does nothing for a
+///   set the other node holds ("the other node already holds those resource
+///   groups") even when this node holds it too: the group stays active on
+///   both nodes, which hear each other, for about 10 s.
+const KNOWN_FAILING_IPFAIL_CLASSIC_NETWORK: &[u64] = &[1238];
+
+/// Every known-failing seed, alone; fails while any of them does.
+#[test]
+#[ignore = "known failing: see KNOWN_FAILING*"]
+fn known_failing_seeds() {
+    let mut failing = Vec::new();
+    let cases = KNOWN_FAILING
+        .iter()
+        .map(|s| (*s, false, true))
+        .chain(KNOWN_FAILING_IPFAIL.iter().map(|s| (*s, true, true)))
+        .chain(
+            KNOWN_FAILING_IPFAIL_CLASSIC_NETWORK
+                .iter()
+                .map(|s| (*s, true, false)),
+        );
+    for (seed, ipfail, network) in cases {
         for af in [true, false] {
-            let run = std::panic::catch_unwind(|| random_run(seed, af));
-            if let Err(e) = run {
-                eprintln!("seed {seed}, auto_failback {af}: rerun with SIM_SEED={seed}");
-                std::panic::resume_unwind(e);
+            let run = std::panic::catch_unwind(|| random_run_inner(seed, af, ipfail, network));
+            if run.is_err() {
+                failing.push((seed, af, ipfail));
             }
         }
     }
+    eprintln!("still failing (seed, auto_failback, ipfail): {failing:?}");
+    assert!(failing.is_empty(), "still failing: {failing:?}");
 }
 
-/// The seeds of a random test: `SIM_SEED` alone, or `SIM_RUNS` (default
-/// `runs`) seeds from `first` on.
-fn seeds(first: u64, runs: u64) -> Vec<u64> {
-    let runs: u64 =
-        std::env::var("SIM_RUNS").map_or(runs, |s| s.parse().expect("SIM_RUNS is a number"));
-    match std::env::var("SIM_SEED") {
-        Ok(s) => vec![s.parse().expect("SIM_SEED is a number")],
-        Err(_) => (first..first + runs).collect(),
-    }
-}
-
-fn random_run(seed: u64, af: bool) {
-    random_run_with(seed, af, false);
-}
-
-fn random_run_with(seed: u64, af: bool, ipfail: bool) {
-    let run = std::panic::catch_unwind(|| random_run_inner(seed, af, ipfail));
+/// One run; on failure, says which.
+fn random_run(seed: u64, af: bool, ipfail: bool) {
+    // `SIM_NET=0`: without jitter and duplicates (to tell their effect).
+    let network = std::env::var("SIM_NET").map_or(true, |v| v != "0");
+    let run = std::panic::catch_unwind(|| random_run_inner(seed, af, ipfail, network));
     if let Err(e) = run {
-        eprintln!("seed {seed}, auto_failback {af}, ipfail {ipfail}: rerun with SIM_SEED={seed}");
+        eprintln!("seed {seed}, auto_failback {af}, ipfail {ipfail} failed");
         std::panic::resume_unwind(e);
     }
 }
 
-fn random_run_inner(seed: u64, af: bool, ipfail: bool) {
+/// `network`: jitter and duplicates as the seed says (else 1 to 5 ms, none).
+fn random_run_inner(seed: u64, af: bool, ipfail: bool, network: bool) {
     let mut s = Sim::build(seed, af, ipfail);
     let mut r = Rng::new(seed ^ 0x5eed);
     s.loss = [0, 0, 10, 30][r.range(0, 3) as usize];
-    s.log(format!("{}% packet loss per medium", s.loss));
+    // The network's other faults come from their own generator, so that the
+    // fault schedule of a seed stays what it was before they were added.
+    let mut net = Rng::new(seed ^ 0x006e_6574);
+    if network {
+        s.jitter = [4, 4, 20, 40][net.range(0, 3) as usize];
+        s.dup = [0, 0, 5, 20][net.range(0, 3) as usize];
+    }
+    s.log(format!(
+        "{}% packet loss per medium, jitter {} ms, {}% duplicates",
+        s.loss, s.jitter, s.dup
+    ));
     s.run_until(3_000);
     for _ in 0..25 {
         let pause = r.range(100, 4_000);
@@ -980,11 +1088,21 @@ fn random_run_inner(seed: u64, af: bool, ipfail: bool) {
             _ => {}
         }
     }
-    // The tail: everything repaired, every machine running, and quiet.
-    // (A graceful stop still waiting for resource work finishes first.)
+    // The tail: everything repaired, no packet lost, every machine running,
+    // and quiet. (Random loss would go on killing both media at once now and
+    // then: a death in the quiet period is a fault, not a failure to settle.)
+    // A graceful stop still waiting for resource work (a pending hand-over
+    // waits up to 30 s) finishes first, and its machine is started again.
     s.heal_all();
     s.ping_ok = [true; 2];
+    s.loss = 0;
     s.run_until(s.now + QUIET);
+    for _ in 0..4 {
+        if !s.hosts.iter().any(|h| h.leaving && h.daemon.is_some()) {
+            break;
+        }
+        s.run_until(s.now + QUIET);
+    }
     for i in 0..2 {
         if s.hosts[i].daemon.is_none() {
             s.boot(i);
@@ -1096,11 +1214,18 @@ fn ipfail_a_flapping_ping_node_does_not_bounce_the_service() {
 /// Random faults as above, plus machines losing and regaining the ping node.
 #[test]
 fn ipfail_random_faults_keep_every_invariant() {
-    for seed in seeds(500, 20) {
-        for af in [true, false] {
-            random_run_with(seed, af, true);
-        }
-    }
+    seeds::run_seeds(
+        "cluster_sim",
+        "ipfail_random_faults_keep_every_invariant",
+        500,
+        500,
+        KNOWN_FAILING_IPFAIL,
+        |seed| {
+            for af in [true, false] {
+                random_run(seed, af, true);
+            }
+        },
+    );
 }
 
 // ---- the status table's view of moves ------------------------------------------------

@@ -220,6 +220,10 @@ struct Node {
     last_status: Option<Instant>,
     /// Any packet ever heard (comm-up condition).
     heard: bool,
+    /// When the first packet arrived: a node heard before its first status
+    /// (an ACK, a resource message) is alive then, and gets its dead time
+    /// from there rather than from our start.
+    first_heard: Option<Instant>,
     /// The dead time the node advertises (`dt`), once known.
     dead_limit: Option<Duration>,
     /// Per link: last packet arrival and whether the link counts as up.
@@ -231,6 +235,9 @@ struct Node {
     /// status says whether it was running all along (a partition) or starting.
     new_gen_while_dead: bool,
     seq: SeqTrack,
+    /// The sequence number of the newest message of this generation handed to
+    /// the layer above: it survives the restarts of sequence tracking.
+    delivered: Option<u64>,
     uuid: Option<Vec<u8>>,
     /// Highest sequence number of ours this node acknowledged.
     acked: u64,
@@ -246,12 +253,14 @@ impl Node {
             status_text: "init".into(),
             last_status: None,
             heard: false,
+            first_heard: None,
             dead_limit: None,
             links: vec![(None, false); links],
             beats: vec![IntervalWindow::default(); links],
             gen: 0,
             new_gen_while_dead: false,
             seq: SeqTrack::default(),
+            delivered: None,
             uuid: None,
             acked: 0,
             ack_trigger,
@@ -569,29 +578,29 @@ impl Membership {
             if i == self.me {
                 continue;
             }
-            let limit = self.limit_for(&self.nodes[i]);
-            for l in 0..self.nodes[i].links.len() {
-                if let (Some(last), true) = self.nodes[i].links[l] {
-                    if now.mono >= last + limit {
-                        self.nodes[i].links[l].1 = false;
-                        let ev = Event::LinkDead {
-                            node: self.nodes[i].name.clone(),
-                            link: self.cfg.links[l].clone(),
-                        };
-                        self.notify(ev);
-                    }
-                }
-            }
-            if self.nodes[i].status != NodeStatus::Dead
-                && now.mono >= self.death_deadline(&self.nodes[i])
-            {
-                self.declare_dead(i);
-            }
+            self.expire(now, i);
             self.request_rexmits(now, i);
             self.give_up_gaps(now, i);
         }
         self.ping_timeouts(now);
         self.check_comm_up(now);
+    }
+
+    /// Node `i`'s links silent for its dead time die, and so does the node.
+    fn expire(&mut self, now: Now, i: usize) {
+        let limit = self.limit_for(&self.nodes[i]);
+        for l in 0..self.nodes[i].links.len() {
+            if let (Some(last), true) = self.nodes[i].links[l] {
+                if now.mono >= last + limit {
+                    self.link_dead(i, l);
+                }
+            }
+        }
+        if self.nodes[i].status != NodeStatus::Dead
+            && now.mono >= self.death_deadline(&self.nodes[i])
+        {
+            self.declare_dead(i);
+        }
     }
 
     /// An authenticated echo reply arrived from member `member` of ping node
@@ -714,6 +723,9 @@ impl Membership {
             return;
         }
         self.nodes[i].heard = true;
+        if self.nodes[i].first_heard.is_none() {
+            self.nodes[i].first_heard = Some(now.mono);
+        }
         if let Some(uuid) = msg.get_bin("srcuuid") {
             self.nodes[i].uuid = Some(uuid.to_vec());
         }
@@ -770,7 +782,7 @@ impl Membership {
                 if n.seq.missing.range(..seq).next().is_some() {
                     n.seq.held.insert(seq, (now.mono, msg));
                 } else {
-                    self.notify(Event::Delivered { from: src, msg });
+                    self.deliver(i, seq, msg);
                 }
             }
         }
@@ -790,8 +802,7 @@ impl Membership {
                 return;
             }
             if let Some((_, msg)) = seq.held.remove(&first) {
-                let from = self.nodes[i].name.clone();
-                self.notify(Event::Delivered { from, msg });
+                self.deliver(i, first, msg);
             }
         }
     }
@@ -800,13 +811,25 @@ impl Membership {
     /// tracking restarts).
     fn flush_held(&mut self, i: usize) {
         let held = std::mem::take(&mut self.nodes[i].seq.held);
-        let from = self.nodes[i].name.clone();
-        for (_, (_, msg)) in held {
-            self.notify(Event::Delivered {
-                from: from.clone(),
-                msg,
-            });
+        for (seq, (_, msg)) in held {
+            self.deliver(i, seq, msg);
         }
+    }
+
+    /// Hands a message of node `i` to the layer above, unless one at least as
+    /// new (by sequence number) of its generation already went up. Sequence
+    /// tracking restarts at a death and at a healed partition, and then an
+    /// old message (a retransmission another node asked for, a late copy) is
+    /// accepted again: it must not reach the layer above after newer ones, nor
+    /// twice.
+    fn deliver(&mut self, i: usize, seq: u64, msg: Message) {
+        let n = &mut self.nodes[i];
+        if n.delivered.is_some_and(|d| seq <= d) {
+            return self.notify(Event::Dropped(DropReason::Duplicate));
+        }
+        n.delivered = Some(seq);
+        let from = n.name.clone();
+        self.notify(Event::Delivered { from, msg });
     }
 
     /// A message held for a dead time: the packets missing before it are not
@@ -882,8 +905,14 @@ impl Membership {
         }
     }
 
+    /// When a node that sends nothing more is dead: its dead time after its
+    /// last status, or, before any status, after its first packet (or our
+    /// start). Not from our start alone: comm-up shortens the limit from
+    /// `initdead` to the dead time, and a node whose first packet (not a
+    /// status) completed comm-up more than a dead time after our start
+    /// would otherwise be declared dead the instant it was first heard.
     fn death_deadline(&self, n: &Node) -> Instant {
-        n.last_status.unwrap_or(self.started) + self.limit_for(n)
+        n.last_status.or(n.first_heard).unwrap_or(self.started) + self.limit_for(n)
     }
 
     fn link_heard(&mut self, now: Now, i: usize, link: LinkId) {
@@ -898,7 +927,26 @@ impl Membership {
         }
     }
 
+    fn link_dead(&mut self, i: usize, l: LinkId) {
+        self.nodes[i].links[l].1 = false;
+        let ev = Event::LinkDead {
+            node: self.nodes[i].name.clone(),
+            link: self.cfg.links[l].clone(),
+        };
+        self.notify(ev);
+    }
+
+    /// A node silent for its dead time is dead, and so is every link of it
+    /// still up: a packet that is not a status (an ACK to a third node, a
+    /// retransmission request) may have refreshed a link after the node's last
+    /// status, and a link that outlived its node would neither be reported
+    /// dead nor, when the node returns within that margin, up again.
     fn declare_dead(&mut self, i: usize) {
+        for l in 0..self.nodes[i].links.len() {
+            if self.nodes[i].links[l].1 {
+                self.link_dead(i, l);
+            }
+        }
         self.flush_held(i);
         let n = &mut self.nodes[i];
         n.status = NodeStatus::Dead;
@@ -938,6 +986,14 @@ impl Membership {
             self.comm_up = true;
             self.notify(Event::CommUp);
             self.set_local(now, NodeStatus::Active);
+            // Comm-up shortens the limit from initdead to each node's dead
+            // time: a node silent for longer than that is dead now, not at
+            // the next call (whose deadline would lie in the past).
+            for i in 0..self.nodes.len() {
+                if i != self.me {
+                    self.expire(now, i);
+                }
+            }
         }
     }
 
@@ -966,6 +1022,7 @@ impl Membership {
             let n = &mut self.nodes[i];
             n.gen = gen;
             n.seq = SeqTrack::default();
+            n.delivered = None;
             n.new_gen_while_dead = n.status == NodeStatus::Dead;
             if known != 0 {
                 self.notify(Event::Restart { node });

@@ -1089,3 +1089,188 @@ fn each_link_reports_the_worst_recent_status_interval() {
         None
     );
 }
+
+/// Benchmark finding (3 nodes on one bridge): a node's links outlived it. A
+/// packet that is not a status (an ACK to a third node) refreshed the link a
+/// little after the node's last status, so the node died first; when it came
+/// back before the link's own deadline, its link had never been reported dead
+/// and was never reported up. A dead node's links are dead with it, and the
+/// first packet of its return brings each one up again.
+#[test]
+fn a_dead_nodes_links_die_with_it_and_come_up_on_its_return() {
+    let mut m = Membership::new(config("n1", &["n1", "n2", "n3"]), Now::at_millis(0));
+    m.start(Now::at_millis(0));
+    for node in ["n2", "n3"] {
+        m.handle_message(Now::at_millis(0), 0, status_from(node, 7, 1, "up"));
+    }
+    drain(&mut m);
+    for k in 1..=7u64 {
+        m.handle_message(
+            Now::at_millis(k * 1000),
+            0,
+            status_from("n2", 7, 1 + k, "active"),
+        );
+    }
+    // n3's last status at 1 s, then an ACK to n2 at 1.9 s, then power loss.
+    m.handle_message(Now::at_millis(1000), 0, status_from("n3", 7, 2, "active"));
+    let mut ack = Message::with_type("NS_ackmsg");
+    ack.push_str("dest", "n2");
+    ack.push_str("ackseq", "5");
+    ack.push_str("src", "n3");
+    ack.push_str("hg", "7");
+    ack.push_str("ts", "6b075b63");
+    m.handle_message(Now::at_millis(1900), 0, ack);
+    drain(&mut m);
+    // dt=1770: n3 dies at 7 s, and its link with it.
+    m.handle_timeout(Now::at_millis(7000));
+    let ev = events(&drain(&mut m));
+    let dead = ev
+        .iter()
+        .position(|e| *e == Event::NodeDead { node: "n3".into() });
+    let link_dead = ev.iter().position(|e| {
+        *e == Event::LinkDead {
+            node: "n3".into(),
+            link: "eth1".into(),
+        }
+    });
+    assert!(dead.is_some(), "{ev:?}");
+    assert!(link_dead.is_some(), "the link dies with the node: {ev:?}");
+    assert_eq!(m.link_up("n3", 0), Some(false));
+    assert_eq!(m.link_up("n2", 0), Some(true), "n2 is alive");
+    // n3 comes back (a new generation) before 1.9 s + dt.
+    m.handle_message(Now::at_millis(7500), 0, status_from("n3", 8, 1, "init"));
+    let ev = events(&drain(&mut m));
+    assert!(
+        ev.contains(&Event::LinkUp {
+            node: "n3".into(),
+            link: "eth1".into()
+        }),
+        "{ev:?}"
+    );
+    assert_eq!(m.link_up("n3", 0), Some(true));
+}
+
+/// Simulator seed 461: a node's first packet after our start is not a status
+/// (an ACK of our status), more than a dead time after our start. It brings
+/// comm-up, which shortens the limit from initdead to the dead time; counted
+/// from our start, that limit had passed, and the node was declared dead the
+/// instant it was first heard. Its dead time runs from its first packet.
+#[test]
+fn a_node_first_heard_by_a_packet_that_is_not_a_status_is_not_dead_at_once() {
+    let mut m = Membership::new(config("n1", &["n1", "n2"]), Now::at_millis(0));
+    m.start(Now::at_millis(0));
+    m.handle_timeout(Now::at_millis(7000));
+    drain(&mut m);
+    let mut ack = Message::with_type("NS_ackmsg");
+    ack.push_str("dest", "n1");
+    ack.push_str("ackseq", "5");
+    ack.push_str("src", "n2");
+    ack.push_str("hg", "7");
+    ack.push_str("ts", "6b075b63");
+    m.handle_message(Now::at_millis(7000), 0, ack);
+    assert!(m.comm_up());
+    assert!(
+        m.poll_timeout().is_some_and(|t| t.as_millis() > 7000),
+        "no deadline in the past"
+    );
+    m.handle_timeout(Now::at_millis(7000));
+    let ev = events(&drain(&mut m));
+    assert!(
+        !ev.contains(&Event::NodeDead { node: "n2".into() }),
+        "{ev:?}"
+    );
+    assert_eq!(m.node_status("n2"), Some(NodeStatus::Init));
+    // Silent from then on: dead a dead time after that packet.
+    m.handle_timeout(Now::at_millis(12_999));
+    assert!(!events(&drain(&mut m)).contains(&Event::NodeDead { node: "n2".into() }));
+    m.handle_timeout(Now::at_millis(13_000));
+    assert!(events(&drain(&mut m)).contains(&Event::NodeDead { node: "n2".into() }));
+}
+
+/// A message for the layer above, as a peer sends it.
+fn app_from(node: &str, gen: u64, seq: u64) -> Message {
+    let mut m = Message::with_type("app");
+    m.push_str("src", node);
+    m.push_str("seq", format!("{seq:x}"));
+    m.push_str("hg", format!("{gen:x}"));
+    m.push_str("ts", "6b075b63");
+    m
+}
+
+fn delivered_seqs(cmds: &[Command]) -> Vec<u64> {
+    events(cmds)
+        .iter()
+        .filter_map(|e| match e {
+            Event::Delivered { msg, .. } => msg.get_hex("seq"),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Membership simulator seed 3: sequence tracking restarts at a death and
+/// again at the healed partition; a retransmission another node asked for
+/// then came through after a newer message had been delivered. What goes up
+/// to the layer above is in order and once, across those restarts.
+#[test]
+fn nothing_older_than_a_delivered_message_is_delivered_after_a_healed_partition() {
+    let mut m = started_pair();
+    m.handle_message(Now::at_millis(100), 0, app_from("n2", 7, 2));
+    assert_eq!(delivered_seqs(&drain(&mut m)), vec![2]);
+    m.handle_timeout(Now::at_millis(6000));
+    assert!(events(&drain(&mut m)).contains(&Event::NodeDead { node: "n2".into() }));
+    // After the death: a newer message, then an older status (the partition
+    // heals), then the message between them.
+    m.handle_message(Now::at_millis(7000), 0, app_from("n2", 7, 5));
+    assert_eq!(delivered_seqs(&drain(&mut m)), vec![5]);
+    m.handle_message(Now::at_millis(7001), 0, status_from("n2", 7, 3, "active"));
+    assert!(events(&drain(&mut m)).contains(&Event::PartitionHealed { node: "n2".into() }));
+    m.handle_message(Now::at_millis(7002), 0, app_from("n2", 7, 4));
+    m.handle_message(Now::at_millis(7003), 0, app_from("n2", 7, 5));
+    assert_eq!(delivered_seqs(&drain(&mut m)), Vec::<u64>::new());
+    m.handle_message(Now::at_millis(7004), 0, app_from("n2", 7, 6));
+    assert_eq!(delivered_seqs(&drain(&mut m)), vec![6]);
+    // A new generation starts over.
+    m.handle_message(Now::at_millis(7100), 0, status_from("n2", 8, 1, "up"));
+    m.handle_message(Now::at_millis(7101), 0, app_from("n2", 8, 2));
+    assert_eq!(delivered_seqs(&drain(&mut m)), vec![2]);
+}
+
+/// Membership simulator seed 57: comm-up came with a death at initdead, and
+/// shortened the limit of another node, silent for longer than its dead
+/// time: it is dead in the same call, not at the next one.
+#[test]
+fn a_node_past_its_dead_time_at_comm_up_dies_at_once() {
+    let mut m = Membership::new(config("n1", &["n1", "n2", "n3"]), Now::at_millis(0));
+    m.start(Now::at_millis(0));
+    m.handle_message(Now::at_millis(100), 0, status_from("n2", 7, 1, "up"));
+    drain(&mut m);
+    m.handle_timeout(Now::at_millis(12_000));
+    let ev = events(&drain(&mut m));
+    let at = |e: Event| ev.iter().position(|x| *x == e);
+    let n3 = at(Event::NodeDead { node: "n3".into() }).expect("n3 never heard: dead");
+    let up = at(Event::CommUp).expect("comm up");
+    let n2 = at(Event::NodeDead { node: "n2".into() }).expect("n2 dead too");
+    assert!(n3 < up && up < n2, "{ev:?}");
+}
+
+/// The same when comm-up comes with a packet: the last node heard for the
+/// first time, long after another one went silent. No deadline is left in the
+/// past (the node's stall detection would take it for a late timer).
+#[test]
+fn a_node_past_its_dead_time_when_a_packet_brings_comm_up_dies_at_once() {
+    let mut m = Membership::new(config("n1", &["n1", "n2", "n3"]), Now::at_millis(0));
+    m.start(Now::at_millis(0));
+    m.handle_message(Now::at_millis(100), 0, status_from("n2", 7, 1, "up"));
+    m.handle_timeout(Now::at_millis(11_000));
+    drain(&mut m);
+    m.handle_message(Now::at_millis(11_000), 0, status_from("n3", 7, 1, "up"));
+    let ev = events(&drain(&mut m));
+    let at = |e: Event| ev.iter().position(|x| *x == e);
+    let up = at(Event::CommUp).expect("comm up");
+    let n2 = at(Event::NodeDead { node: "n2".into() }).expect("n2 dead at once");
+    assert!(up < n2, "{ev:?}");
+    assert!(
+        m.poll_timeout().is_some_and(|t| t.as_millis() > 11_000),
+        "no deadline in the past"
+    );
+}

@@ -1,0 +1,66 @@
+//! Seeds of the random simulator tests, shared by `cluster_sim` and
+//! `membership_sim`.
+//!
+//! `SIM_SEED=n` replays one seed; `SIM_RUNS=n` runs `n` seeds instead of the
+//! default count. Every seed runs even after one fails; the failing ones are
+//! printed, each with the command that replays it, and the test fails at the
+//! end. Seeds on a test's known-failing list are skipped (and said to be),
+//! unless replayed alone with `SIM_SEED`.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
+
+/// The seeds to run: `SIM_SEED` alone, or `SIM_RUNS` (default `runs`) from `first` on.
+pub fn seeds(first: u64, runs: u64) -> Vec<u64> {
+    let runs: u64 =
+        std::env::var("SIM_RUNS").map_or(runs, |s| s.parse().expect("SIM_RUNS is a number"));
+    match std::env::var("SIM_SEED") {
+        Ok(s) => vec![s.parse().expect("SIM_SEED is a number")],
+        Err(_) => (first..first + runs).collect(),
+    }
+}
+
+/// Runs `run` for every seed of `seeds(first, runs)` but those in `known`;
+/// `test` is the test's name for the replay command
+/// (`SIM_SEED=n cargo test -p hb-core --test TARGET TEST`).
+pub fn run_seeds(
+    target: &str,
+    test: &str,
+    first: u64,
+    runs: u64,
+    known: &[u64],
+    run: impl Fn(u64),
+) {
+    let started = Instant::now();
+    let seeds = seeds(first, runs);
+    let alone = seeds.len() == 1;
+    let mut failed = Vec::new();
+    let mut skipped = Vec::new();
+    for &seed in &seeds {
+        if !alone && known.contains(&seed) {
+            skipped.push(seed);
+            continue;
+        }
+        if catch_unwind(AssertUnwindSafe(|| run(seed))).is_err() {
+            eprintln!(
+                "{target}::{test}: seed {seed} FAILED; replay with\n  SIM_SEED={seed} cargo test -p hb-core --test {target} {test}"
+            );
+            failed.push(seed);
+        }
+    }
+    eprintln!(
+        "{target}::{test}: {} seeds in {:.1} s, {} failed{}",
+        seeds.len() - skipped.len(),
+        started.elapsed().as_secs_f64(),
+        failed.len(),
+        if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(", known failing skipped: {skipped:?}")
+        }
+    );
+    assert!(
+        failed.is_empty(),
+        "{target}::{test}: seeds {failed:?} failed; replay one with\n  SIM_SEED=n cargo test -p hb-core --test {target} {test}"
+    );
+}
