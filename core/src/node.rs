@@ -338,7 +338,9 @@ impl Node {
                 break;
             }
         }
-        self.expected = self.poll_timeout();
+        // A deadline already due when we asked counts from now: lateness is
+        // measured against when we could have run, never against the past.
+        self.expected = self.poll_timeout().map(|t| t.max(now.mono));
         self.observe_moves(now);
         if self.membership.is_leaving() && !self.left_reported {
             self.left_reported = true;

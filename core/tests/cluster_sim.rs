@@ -33,9 +33,8 @@
 //! (`SIM_SEED=n cargo test -p hb-core --test cluster_sim TEST`); `SIM_RUNS=n`
 //! runs `n` seeds instead of the default 1000 (500 with ipfail), each with
 //! `auto_failback` on and off; `SIM_NET=0` runs them without jitter and
-//! duplicates. Seeds failing for a known bug are listed in `KNOWN_FAILING*`,
-//! skipped, and run alone by the ignored `known_failing_seeds` (`cargo test
-//! -p hb-core --test cluster_sim known_failing -- --ignored`).
+//! duplicates. Seeds that once found a bug are run on every `cargo test` by
+//! `seeds_that_found_bugs_stay_fixed`.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -929,7 +928,6 @@ fn random_faults_keep_every_invariant() {
         "random_faults_keep_every_invariant",
         100,
         1000,
-        KNOWN_FAILING,
         |seed| {
             for af in [true, false] {
                 random_run(seed, af, false);
@@ -938,73 +936,53 @@ fn random_faults_keep_every_invariant() {
     );
 }
 
-/// Seeds that fail for a known bug outside the simulator (all in the
-/// resource protocol, `core/src/resources/nice.rs`), found by `SIM_RUNS=5000`;
-/// skipped by the random tests and run alone by the ignored
-/// `known_failing_seeds` (`cargo test -p hb-core --test cluster_sim
-/// known_failing -- --ignored`). Replay one with `SIM_SEED=n cargo test -p
-/// hb-core --test cluster_sim random_faults_keep_every_invariant`.
+/// Seeds that once failed for bugs in the resource protocol
+/// (`core/src/resources/nice.rs`), found with `SIM_RUNS=5000`; all fixed, and
+/// run by `seeds_that_found_bugs_stay_fixed` on every `cargo test` (most lie
+/// beyond the default seed range). `(seed, ipfail, network)`: `network` false
+/// is the network of before jitter and duplicates were added (`SIM_NET=0`).
 ///
-/// - 1172: one pending hand-over (`handover`) of groups that failed to start
-///   here; a second start failure (of the other set) replaces the first, so
-///   the first set is never offered and nobody runs it (`done`:
-///   `self.handover = Some(..)` for `TakeLocal`, `MachDown`, `TakeOver`).
-/// - 2139: a graceful stop asked for during a partition heal waits for a
-///   standby left in state `Done`; the node neither leaves nor accepts the
-///   peer's offer of a group that failed there ("Standby in progress- new
-///   request ... ignored"): nobody runs the group.
-/// - 3993: a one-way partition: n1 hears nothing of n2 and takes every group;
-///   n2 hears n1 throughout and keeps its groups. When n1 hears n2 again it
-///   keeps its own group and tells n2 to release it; n2, which never saw a
-///   partition, does not: the group stays active on both nodes.
-const KNOWN_FAILING: &[u64] = &[1172, 2139, 3993];
+/// - 1172 (and 1842, 2899, 3253 with ipfail): a second start failure replaced
+///   the set already waiting to be offered to the peer, so that set ran nowhere.
+/// - 2139: a graceful stop asked for during a partition heal waited an hour
+///   for a standby left in state `Done`, and the peer's offer of a group that
+///   failed there was refused: nobody ran the group.
+/// - 3993: a one-way partition, healed after the peer had restarted: an old
+///   partition's heal state kept the node from acting, and the group stayed
+///   active on both nodes.
+/// - 3211 (ipfail): the peer died while handing its groups over; the node
+///   waited for the dead peer to settle, so its graceful stop hung.
+/// - 2859, and 1238 on the old network (ipfail): a standby cancelled on one
+///   side and carried out on the other left both settled nodes holding the
+///   same group.
+const SEEDS_THAT_FOUND_BUGS: &[(u64, bool, bool)] = &[
+    (1172, false, true),
+    (2139, false, true),
+    (3993, false, true),
+    (1842, true, true),
+    (2859, true, true),
+    (2899, true, true),
+    (3211, true, true),
+    (3253, true, true),
+    (1238, true, false),
+];
 
-/// The same for the ipfail runs (`SIM_SEED=n cargo test -p hb-core --test
-/// cluster_sim ipfail_random_faults_keep_every_invariant`).
-///
-/// - 1842, 2899, 3253: as 1172 (two start failures, one hand-over).
-/// - 2859: as 1238 below.
-/// - 3211: the peer died during a standby; the node still waits for the
-///   peer's transition to end (it ends when the peer comes back), so its
-///   graceful stop hangs ("Shutdown delayed until current resource activity
-///   finishes") while the group that failed on the peer runs nowhere.
-const KNOWN_FAILING_IPFAIL: &[u64] = &[1842, 2859, 2899, 3211, 3253];
-
-/// Seeds of the ipfail runs that fail with the network of before jitter and
-/// duplicates were added (1 to 5 ms, no duplicates; `SIM_NET=0`):
-///
-/// - 1238: after a healed partition both nodes hold n2's group. ipfail on n1
-///   aborts n1's give-up (n2 does not count its ping node yet), and ipfail on
-///   n2 gives its groups up, but `NiceFailback::standby` does nothing for a
-///   set the other node holds ("the other node already holds those resource
-///   groups") even when this node holds it too: the group stays active on
-///   both nodes, which hear each other, for about 10 s.
-const KNOWN_FAILING_IPFAIL_CLASSIC_NETWORK: &[u64] = &[1238];
-
-/// Every known-failing seed, alone; fails while any of them does.
+/// Every seed that once found a bug, with `auto_failback` on and off.
 #[test]
-#[ignore = "known failing: see KNOWN_FAILING*"]
-fn known_failing_seeds() {
+fn seeds_that_found_bugs_stay_fixed() {
     let mut failing = Vec::new();
-    let cases = KNOWN_FAILING
-        .iter()
-        .map(|s| (*s, false, true))
-        .chain(KNOWN_FAILING_IPFAIL.iter().map(|s| (*s, true, true)))
-        .chain(
-            KNOWN_FAILING_IPFAIL_CLASSIC_NETWORK
-                .iter()
-                .map(|s| (*s, true, false)),
-        );
-    for (seed, ipfail, network) in cases {
+    for &(seed, ipfail, network) in SEEDS_THAT_FOUND_BUGS {
         for af in [true, false] {
             let run = std::panic::catch_unwind(|| random_run_inner(seed, af, ipfail, network));
             if run.is_err() {
-                failing.push((seed, af, ipfail));
+                failing.push((seed, af, ipfail, network));
             }
         }
     }
-    eprintln!("still failing (seed, auto_failback, ipfail): {failing:?}");
-    assert!(failing.is_empty(), "still failing: {failing:?}");
+    assert!(
+        failing.is_empty(),
+        "failing again (seed, auto_failback, ipfail, network): {failing:?}"
+    );
 }
 
 /// One run; on failure, says which.
@@ -1219,7 +1197,6 @@ fn ipfail_random_faults_keep_every_invariant() {
         "ipfail_random_faults_keep_every_invariant",
         500,
         500,
-        KNOWN_FAILING_IPFAIL,
         |seed| {
             for af in [true, false] {
                 random_run(seed, af, true);

@@ -787,7 +787,6 @@ fn random_faults_on_3_to_5_nodes() {
         "random_faults_on_3_to_5_nodes",
         1,
         1000,
-        &[],
         |seed| {
             random_run(seed, (3, 5));
         },
@@ -802,7 +801,6 @@ fn random_faults_on_6_to_8_nodes() {
         "random_faults_on_6_to_8_nodes",
         1,
         250,
-        &[],
         |seed| {
             random_run(seed, (6, 8));
         },

@@ -4,8 +4,7 @@
 //! `SIM_SEED=n` replays one seed; `SIM_RUNS=n` runs `n` seeds instead of the
 //! default count. Every seed runs even after one fails; the failing ones are
 //! printed, each with the command that replays it, and the test fails at the
-//! end. Seeds on a test's known-failing list are skipped (and said to be),
-//! unless replayed alone with `SIM_SEED`.
+//! end.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
@@ -20,27 +19,13 @@ pub fn seeds(first: u64, runs: u64) -> Vec<u64> {
     }
 }
 
-/// Runs `run` for every seed of `seeds(first, runs)` but those in `known`;
-/// `test` is the test's name for the replay command
+/// Runs `run` for every seed of `seeds(first, runs)`; `test` is the test's name for the replay command
 /// (`SIM_SEED=n cargo test -p hb-core --test TARGET TEST`).
-pub fn run_seeds(
-    target: &str,
-    test: &str,
-    first: u64,
-    runs: u64,
-    known: &[u64],
-    run: impl Fn(u64),
-) {
+pub fn run_seeds(target: &str, test: &str, first: u64, runs: u64, run: impl Fn(u64)) {
     let started = Instant::now();
     let seeds = seeds(first, runs);
-    let alone = seeds.len() == 1;
     let mut failed = Vec::new();
-    let mut skipped = Vec::new();
     for &seed in &seeds {
-        if !alone && known.contains(&seed) {
-            skipped.push(seed);
-            continue;
-        }
         if catch_unwind(AssertUnwindSafe(|| run(seed))).is_err() {
             eprintln!(
                 "{target}::{test}: seed {seed} FAILED; replay with\n  SIM_SEED={seed} cargo test -p hb-core --test {target} {test}"
@@ -49,15 +34,10 @@ pub fn run_seeds(
         }
     }
     eprintln!(
-        "{target}::{test}: {} seeds in {:.1} s, {} failed{}",
-        seeds.len() - skipped.len(),
+        "{target}::{test}: {} seeds in {:.1} s, {} failed",
+        seeds.len(),
         started.elapsed().as_secs_f64(),
         failed.len(),
-        if skipped.is_empty() {
-            String::new()
-        } else {
-            format!(", known failing skipped: {skipped:?}")
-        }
     );
     assert!(
         failed.is_empty(),
