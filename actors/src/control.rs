@@ -20,6 +20,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 /// Longest request line accepted.
 const MAX_REQUEST: usize = 256;
+/// How long a caller may take to send its request line: a connection that
+/// sends nothing is closed, never held for ever.
+pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A request from the control socket, for the node table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Message)]
@@ -171,7 +174,13 @@ async fn serve(
     }
     let mut line = String::new();
     let mut reader = BufReader::new(read.take(MAX_REQUEST as u64));
-    let answer = match reader.read_line(&mut line).await {
+    let read = tokio::time::timeout(REQUEST_DEADLINE, reader.read_line(&mut line)).await;
+    let answer = match read.unwrap_or_else(|_| {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no request within {} s", REQUEST_DEADLINE.as_secs()),
+        ))
+    }) {
         Ok(_) => match parse_line(line.trim()) {
             Ok(Request::Status) => {
                 // Monitoring asks often: not worth a line in the log each time.
@@ -200,6 +209,15 @@ async fn serve(
         Err(e) => format!("error: {e}\n"),
     };
     let _ = write.write_all(answer.as_bytes()).await;
+    let _ = write.shutdown().await;
+    // Closing with unread bytes (an overlong request) would reset the
+    // caller's connection before it reads the answer: drain a bounded amount.
+    let mut rest = reader.into_inner().into_inner().take(64 * 1024);
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        tokio::io::copy(&mut rest, &mut tokio::io::sink()),
+    )
+    .await;
 }
 
 impl Actor for ControlSocket {
