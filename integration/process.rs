@@ -546,8 +546,10 @@ fn reload_status_and_stop_follow_the_pid_file() {
     let tmp = tempfile::tempdir().unwrap();
     let pid_file = tmp.path().join("heartbeat.pid");
     let rec = tmp.path().join("signals");
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(format!(
+    // `env --default-signal`: a shell cannot trap a signal that was ignored
+    // when it started, and the test may run under `nohup` (SIGHUP ignored).
+    let mut cmd = Command::new("env");
+    cmd.args(["--default-signal=HUP,TERM", "sh", "-c"]).arg(format!(
         "trap 'echo HUP >> {0}' HUP; trap 'echo TERM >> {0}' TERM; echo up >> {0}; while :; do sleep 1 & wait $!; done",
         rec.display()
     ));
