@@ -33,19 +33,6 @@ pub struct LinkOut {
     pub format: Format,
 }
 
-/// Counters of dropped packets, by reason.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Drops {
-    /// Malformed.
-    pub malformed: u64,
-    /// From unknown nodes.
-    pub unknown_node: u64,
-    /// Replays.
-    pub replay: u64,
-    /// Duplicates (normal with several media).
-    pub duplicate: u64,
-}
-
 /// The node-status table actor.
 pub struct NodeTable {
     core: Node,
@@ -67,7 +54,6 @@ pub struct NodeTable {
     bad_node: hb_core::ratelimit::LogLimiter,
     /// Bounds the log lines about replayed packets (old generations).
     replays: hb_core::ratelimit::LogLimiter,
-    drops: Drops,
     /// The Prometheus counters (read only by the `metrics_listen` server).
     metrics: crate::metrics::Metrics,
     /// Some event may have changed a node's status: refresh `heartbeat_node_up`.
@@ -98,7 +84,6 @@ impl NodeTable {
             origin: actix::clock::Instant::now(),
             bad_node: hb_core::ratelimit::LogLimiter::new(Duration::from_secs(10)),
             replays: hb_core::ratelimit::LogLimiter::new(Duration::from_secs(10)),
-            drops: Drops::default(),
             metrics: crate::metrics::Metrics::default(),
             statuses_moved: true,
             status: crate::status::StatusInfo::default(),
@@ -274,22 +259,10 @@ impl NodeTable {
         match e {
             Event::Dropped(reason) => {
                 let label = match reason {
-                    DropReason::Malformed => {
-                        self.drops.malformed += 1;
-                        "malformed"
-                    }
-                    DropReason::UnknownNode => {
-                        self.drops.unknown_node += 1;
-                        "unknown_node"
-                    }
-                    DropReason::Replay => {
-                        self.drops.replay += 1;
-                        "replay"
-                    }
-                    DropReason::Duplicate => {
-                        self.drops.duplicate += 1;
-                        "duplicate"
-                    }
+                    DropReason::Malformed => "malformed",
+                    DropReason::UnknownNode => "unknown_node",
+                    DropReason::Replay => "replay",
+                    DropReason::Duplicate => "duplicate",
                 };
                 self.metrics.dropped(label);
                 return;
@@ -315,7 +288,6 @@ impl NodeTable {
             | Event::ShutdownNotice { .. }
             | Event::PartitionHealed { .. } => self.statuses_moved = true,
             Event::BadNode { .. } => {
-                self.drops.unknown_node += 1;
                 self.metrics.dropped("unknown_node");
                 if self.bad_node.hit(self.now().mono).is_none() {
                     return;

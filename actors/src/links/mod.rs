@@ -53,6 +53,15 @@ impl Backoff {
     }
 }
 
+/// The dropped-packet reason (metrics, status) of a received packet that
+/// does not decode, on any medium.
+pub(crate) fn drop_reason(e: &hb_core::wire::PacketError) -> &'static str {
+    match e {
+        hb_core::wire::PacketError::Auth(_) => "bad_auth",
+        hb_core::wire::PacketError::Decode(_) => "malformed",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

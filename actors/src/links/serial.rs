@@ -530,7 +530,7 @@ impl Inbound {
                 }
                 Err(e) => {
                     bump(&counters.bad_packets);
-                    self.ctl.metrics.dropped(super::udp::drop_reason(&e));
+                    self.ctl.metrics.dropped(super::drop_reason(&e));
                     self.bad(format_args!("{e}"));
                 }
             },

@@ -251,14 +251,6 @@ impl Actor for UdpLink {
     }
 }
 
-/// The dropped-packet reason of a packet that does not decode.
-pub(crate) fn drop_reason(e: &hb_core::wire::PacketError) -> &'static str {
-    match e {
-        hb_core::wire::PacketError::Auth(_) => "bad_auth",
-        hb_core::wire::PacketError::Decode(_) => "malformed",
-    }
-}
-
 impl Supervised for UdpLink {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         // The struct is reused: forget the old socket; `started` opens a new one.
@@ -286,7 +278,7 @@ impl StreamHandler<Datagram> for UdpLink {
                 }
             }
             Err(e) => {
-                self.metrics.dropped(drop_reason(&e));
+                self.metrics.dropped(super::drop_reason(&e));
                 if let Some(suppressed) = self.bad_auth.hit(self.mono()) {
                     let more = if suppressed > 0 {
                         format!(" ({suppressed} more since the last report)")

@@ -507,10 +507,8 @@ fn a_peer_leaving_during_a_failback_cancels_it() {
     );
 }
 
-/// A group that fails to start here goes to the peer after a pause, not in a
-/// tight loop.
-#[test]
-fn groups_that_fail_to_start_are_handed_to_the_peer_after_a_pause() {
+/// Both up at t=0 with `auto_failback on`; A's own group fails to start; 1 s later.
+fn a_failed_its_own_group_at_start() -> Sim {
     let mut s = Sim::new(true);
     s.fail_once = Some((1, Hold::LOCAL));
     let now = s.at();
@@ -518,6 +516,14 @@ fn groups_that_fail_to_start_are_handed_to_the_peer_after_a_pause() {
     s.b.comm_up(now);
     s.settle();
     s.run_until(1_000);
+    s
+}
+
+/// A group that fails to start here goes to the peer after a pause, not in a
+/// tight loop.
+#[test]
+fn groups_that_fail_to_start_are_handed_to_the_peer_after_a_pause() {
+    let mut s = a_failed_its_own_group_at_start();
     assert_eq!(s.world.owner, [0, 2], "A's group failed on A");
     s.run_until(HANDOVER_DELAY.as_millis() as u64 - 1);
     assert_eq!(s.world.owner, [0, 2], "nothing moves before the pause");
@@ -530,17 +536,10 @@ fn groups_that_fail_to_start_are_handed_to_the_peer_after_a_pause() {
 }
 
 /// Two start failures of different sets before the first hand-over: both sets
-/// wait to be offered (the second does not replace the first), and a set that
-/// then starts here after all is no longer offered.
+/// wait to be offered (the second does not replace the first).
 #[test]
 fn a_second_start_failure_adds_to_the_waiting_hand_over() {
-    let mut s = Sim::new(true);
-    s.fail_once = Some((1, Hold::LOCAL));
-    let now = s.at();
-    s.a.comm_up(now);
-    s.b.comm_up(now);
-    s.settle();
-    s.run_until(1_000);
+    let mut s = a_failed_its_own_group_at_start();
     let first = s.a.handover.expect("A's group waits to be offered");
     assert_eq!(first.1, Hold::LOCAL);
     // B dies; A takes B's group and retries its own: both fail.
@@ -561,13 +560,7 @@ fn a_second_start_failure_adds_to_the_waiting_hand_over() {
 /// works and its takeover of B's group fails: only B's group waits.
 #[test]
 fn a_waiting_set_that_starts_after_all_is_not_offered() {
-    let mut s = Sim::new(true);
-    s.fail_once = Some((1, Hold::LOCAL));
-    let now = s.at();
-    s.a.comm_up(now);
-    s.b.comm_up(now);
-    s.settle();
-    s.run_until(1_000);
+    let mut s = a_failed_its_own_group_at_start();
     let first = s.a.handover.expect("A's group waits to be offered");
     s.b_up = false;
     s.fail_more = vec![(1, Hold::FOREIGN)];
