@@ -195,6 +195,8 @@ struct Heal {
     seen: Hold,
     /// Groups both held that we keep: announced again once the peer lets go.
     kept: Hold,
+    /// Release the peer's groups we hold too, if they still are, at this time.
+    give_at: Option<Instant>,
 }
 
 /// The two-node resource ownership protocol of one node.
@@ -230,6 +232,12 @@ pub struct NiceFailback {
     /// The peer's reports say it follows the partition rule (it is one of ours,
     /// not a 3.0.6 that restarts after a heal).
     peer_resolves: bool,
+    /// We had a resource report from the peer since we started: we know what
+    /// it held then, and whether it follows the partition rule.
+    peer_reported: bool,
+    /// Of what the peer reports to hold, the groups it is still starting (its
+    /// `acquiring` field, peer's terms): they may yet fail to start there.
+    peer_acquiring: Hold,
     /// While starting without the peer's report: when to announce `starting`
     /// again (the answer can be lost for good when it was sent just before the
     /// first packet we ever got from the peer, which no retransmission covers).
@@ -294,6 +302,8 @@ impl NiceFailback {
             gave: None,
             late_done: None,
             peer_resolves: false,
+            peer_reported: false,
+            peer_acquiring: Hold::NONE,
             starting_retry_at: None,
             jobs: VecDeque::new(),
             announced: false,
@@ -361,7 +371,9 @@ impl NiceFailback {
             .then_some(self.local_takeover_at)
             .flatten();
         let handover = self.handover.map(|(t, _)| t);
-        let heal = self.heal.and_then(|h| h.reply_by);
+        let heal = self
+            .heal
+            .and_then(|h| [h.reply_by, h.give_at].into_iter().flatten().min());
         let starting = matches!(self.state, State::Starting | State::BothStarting)
             .then_some(self.starting_retry_at)
             .flatten();
@@ -389,8 +401,27 @@ impl NiceFailback {
     }
 
     fn send_resources(&mut self, now: Now, stable: bool, info: Option<&str>) {
-        let m = resource_msg(self.i_hold, stable, info);
+        let m = self.report(stable, info);
         self.send(now, m);
+    }
+
+    /// Our resource report: what we hold, and (ours, not 3.0.6's, which
+    /// ignores it) which of it we are still starting. `rsc_hold` counts a group
+    /// from the moment we decide to acquire it, so that the peer does not take
+    /// it too; a healed partition must not give a group up to a node whose
+    /// start of it may still fail.
+    fn report(&self, stable: bool, info: Option<&str>) -> Message {
+        let mut m = resource_msg(self.i_hold, stable, info);
+        let acquiring = self.jobs.iter().fold(Hold::NONE, |set, job| match job {
+            Job::TakeLocal => set.with(Hold::LOCAL),
+            Job::MachDown => set.with(Hold::FOREIGN),
+            Job::TakeOver(h) => set.with(*h),
+            _ => set,
+        });
+        if !acquiring.is_none() {
+            m.push_str("acquiring", acquiring.as_str());
+        }
+        m
     }
 
     fn announce(&mut self, why: &str) {
@@ -518,7 +549,7 @@ impl NiceFailback {
             }
         }
         self.other_is_stable = false;
-        let m = resource_msg(self.i_hold, old == State::Stable, None);
+        let m = self.report(old == State::Stable, None);
         self.out.push_back(Action::Send(m));
         if old == State::Starting {
             // 3.0.6's own reply, looped back, arms the request delay.
@@ -551,6 +582,7 @@ impl NiceFailback {
                 }
                 self.last_report = Some(stamp);
             }
+            self.peer_reported = true;
         }
         let mut newstate = self.state;
         let both_starting = self.state == State::BothStarting;
@@ -597,6 +629,13 @@ impl NiceFailback {
             } else {
                 self.other_holds.with(hold)
             };
+            // A full report lists what the peer still starts; a partial one
+            // (`mach_down`) reports a finished acquisition.
+            self.peer_acquiring = if full {
+                Hold::parse(msg.get_str("acquiring").unwrap_or_default())
+            } else {
+                self.peer_acquiring.without(hold)
+            };
             if msg.get_str("info") == Some("standby") && self.standby == Standby::Other {
                 // The requester releases: the standby may take its time now.
                 self.standby_deadline = Some(now.mono + STANDBY_LIMIT);
@@ -628,7 +667,7 @@ impl NiceFailback {
                     self.log(Level::Info, "remote resource transition completed.");
                     self.other_is_stable = true;
                     let stable = self.state == State::Stable;
-                    let m = resource_msg(self.i_hold, stable, None);
+                    let m = self.report(stable, None);
                     self.out.push_back(Action::Send(m));
                     self.perform_auto_failback(now);
                 }
@@ -639,7 +678,7 @@ impl NiceFailback {
                 self.req_our_resources(false);
                 newstate = State::Stable;
                 self.state = State::Stable;
-                let m = resource_msg(self.i_hold, true, None);
+                let m = self.report(true, None);
                 self.out.push_back(Action::Send(m));
                 self.perform_auto_failback(now);
                 self.announce("T_RESOURCES(them)");
@@ -725,6 +764,18 @@ impl NiceFailback {
                     Level::Info,
                     "No partition report from the other node yet: it reports once it hears us.",
                 );
+            } else if h.reply_by.is_some_and(|t| now.mono >= t) && !self.peer_reported {
+                // Not a word from the peer since we started (we came up on our
+                // side of the partition): it may be one of ours that cannot
+                // hear us yet, and may hold nothing (its starts failed).
+                // Releasing its groups could leave them on no node; keep
+                // everything until it speaks (a 3.0.6 peer restarts and
+                // announces `starting`).
+                h.reply_by = None;
+                self.log(
+                    Level::Warn,
+                    "No partition report from the other node, and no word of what it holds: keeping every group here until it reports.",
+                );
             } else if h.reply_by.is_some_and(|t| now.mono >= t) {
                 h.reply_by = None;
                 h.kept = h.kept.with(self.i_hold.and(Hold::LOCAL));
@@ -735,9 +786,16 @@ impl NiceFailback {
                 );
                 // What a peer that ran our rule would hold: its own groups.
                 self.other_holds = Hold::LOCAL;
+                self.peer_acquiring = Hold::NONE;
                 self.reannounce(kept, "the other node held them during the partition");
-                self.resolve_double_holding();
+                self.resolve_double_holding(now);
             }
+        }
+        if self
+            .heal
+            .is_some_and(|h| h.give_at.is_some_and(|t| now.mono >= t))
+        {
+            self.give_doubly_held();
         }
         if self.standby_expiry(now) {
             self.take_orphans();
@@ -782,7 +840,7 @@ impl NiceFailback {
             Some(info @ ("partition" | "partition-ack")) => {
                 let h = self.heal.get_or_insert_with(Heal::default);
                 h.reply_by = None;
-                self.resolve_double_holding();
+                self.resolve_double_holding(now);
                 if info == "partition" {
                     self.send_partition_report("partition-ack");
                 }
@@ -794,7 +852,7 @@ impl NiceFailback {
                     reply_by: Some(now.mono + PARTITION_REPLY_TIMEOUT),
                     ..Heal::default()
                 });
-                self.resolve_double_holding();
+                self.resolve_double_holding(now);
                 self.send_partition_report("partition");
             }
             _ => {
@@ -816,14 +874,14 @@ impl NiceFailback {
                     );
                     self.heal = Some(Heal::default());
                 }
-                self.resolve_double_holding();
+                self.resolve_double_holding(now);
             }
         }
     }
 
     fn send_partition_report(&mut self, info: &str) {
         let stable = self.jobs.is_empty() && self.state == State::Stable;
-        let m = resource_msg(self.i_hold, stable, Some(info));
+        let m = self.report(stable, Some(info));
         self.out.push_back(Action::Send(m));
     }
 
@@ -841,7 +899,13 @@ impl NiceFailback {
     /// preferred node is the peer; keep (and announce again) those whose
     /// preferred node is us. Once the peer's reports no longer overlap ours, the
     /// partition is resolved.
-    fn resolve_double_holding(&mut self) {
+    ///
+    /// A release is decided here but carried out by
+    /// [`NiceFailback::handle_timeout`] at once (the same instant), after the
+    /// messages that arrived together with this report: reports held up by a
+    /// gap arrive in a burst, and the newest one may say that the peer has
+    /// released the group since (a graceful stop, a failed start).
+    fn resolve_double_holding(&mut self, now: Now) {
         let Some(mut h) = self.heal else {
             return;
         };
@@ -854,30 +918,59 @@ impl NiceFailback {
             }
             return;
         }
-        let new = both.without(h.seen);
-        if new.is_none() {
+        if !self.doubly_held_to_give().without(h.seen).is_none() {
+            h.give_at.get_or_insert(now.mono);
+        }
+        let keep = both.and(Hold::LOCAL).without(h.seen);
+        if keep.is_none() {
+            self.heal = Some(h);
             return;
         }
-        h.seen = h.seen.with(new);
-        let give = new.and(Hold::FOREIGN);
-        let keep = new.and(Hold::LOCAL);
+        h.seen = h.seen.with(keep);
         h.kept = h.kept.with(keep);
         self.heal = Some(h);
         self.log(
             Level::Crit,
-            format!("Both nodes hold the {new} resource groups after a partition: each keeps the groups it is the preferred node of."),
+            format!("Both nodes hold the {keep} resource groups after a partition: each keeps the groups it is the preferred node of."),
         );
         self.reannounce(keep, "they are ours, and the other node releases them");
-        if !give.is_none() {
-            self.log(
-                Level::Info,
-                format!("Releasing the {give} resource groups to the other node."),
-            );
-            self.i_hold = self.i_hold.without(give);
-            self.rsc_needs_failback = false;
-            self.cause = MoveReason::PartitionHeal;
-            self.start_job(Job::Yield(give));
+    }
+
+    /// The groups both nodes hold whose preferred node is the peer, and which
+    /// run there: not those the peer is still starting (its start may fail;
+    /// its next report says).
+    fn doubly_held_to_give(&self) -> Hold {
+        self.i_hold
+            .and(self.other_holds.mirror())
+            .and(Hold::FOREIGN)
+            .without(self.peer_acquiring.mirror())
+    }
+
+    /// Carries out the release [`NiceFailback::resolve_double_holding`]
+    /// decided, if the groups are still held on both nodes.
+    fn give_doubly_held(&mut self) {
+        let Some(mut h) = self.heal else {
+            return;
+        };
+        h.give_at = None;
+        let give = self.doubly_held_to_give().without(h.seen);
+        h.seen = h.seen.with(give);
+        self.heal = Some(h);
+        if give.is_none() {
+            return;
         }
+        self.log(
+            Level::Crit,
+            format!("Both nodes hold the {give} resource groups after a partition: each keeps the groups it is the preferred node of."),
+        );
+        self.log(
+            Level::Info,
+            format!("Releasing the {give} resource groups to the other node."),
+        );
+        self.i_hold = self.i_hold.without(give);
+        self.rsc_needs_failback = false;
+        self.cause = MoveReason::PartitionHeal;
+        self.start_job(Job::Yield(give));
     }
 
     /// Ends a standby whose time is up; true if it did.
@@ -1027,7 +1120,7 @@ impl NiceFailback {
                 );
                 // go_standby(ME): give up the set.
                 self.i_hold = self.i_hold.without(set);
-                let m = resource_msg(self.i_hold, false, Some("standby"));
+                let m = self.report(false, Some("standby"));
                 self.out.push_back(Action::Send(m));
                 self.log(
                     Level::Info,
@@ -1114,6 +1207,7 @@ impl NiceFailback {
         self.cause = MoveReason::PeerDead;
         self.cancel_standby();
         self.heal = None;
+        self.peer_acquiring = Hold::NONE;
         if self.shutting_down {
             return;
         }
@@ -1170,6 +1264,7 @@ impl NiceFailback {
         // afresh, and a later double holding must be acted on anew.
         self.heal = None;
         let held = std::mem::replace(&mut self.other_holds, Hold::NONE);
+        self.peer_acquiring = Hold::NONE;
         if held.is_none() || self.shutting_down || self.state == State::Init {
             return;
         }
@@ -1197,6 +1292,7 @@ impl NiceFailback {
         self.heal = None;
         self.other_is_stable = true;
         self.other_holds = Hold::NONE;
+        self.peer_acquiring = Hold::NONE;
         if self.i_hold != Hold::ALL && !self.shutting_down {
             self.takeover_from(now, peer);
         }
@@ -1275,7 +1371,7 @@ impl NiceFailback {
                     self.state = State::Stable;
                     self.log(Level::Info, "local resource transition completed.");
                 }
-                let m = resource_msg(self.i_hold, true, Some("req_our_resources()"));
+                let m = self.report(true, Some("req_our_resources()"));
                 self.send(now, m);
             }
             Job::MachDown => {
@@ -1312,7 +1408,7 @@ impl NiceFailback {
                 self.standby_deadline = None;
                 self.other_is_stable = true;
                 let stable = self.state == State::Stable;
-                let m = resource_msg(self.i_hold, stable, Some("standby_failed"));
+                let m = self.report(stable, Some("standby_failed"));
                 self.send(now, m);
             }
             Job::GiveUp(set) => {
@@ -1369,7 +1465,7 @@ impl NiceFailback {
                         Level::Crit,
                         "Shutdown cancelled: some resources could not be released and still run here. Stop them by hand, then stop heartbeat again.",
                     );
-                    let m = resource_msg(self.i_hold, true, Some("shutdown_failed"));
+                    let m = self.report(true, Some("shutdown_failed"));
                     self.send(now, m);
                     self.out.push_back(Action::ShutdownFailed);
                 }

@@ -659,3 +659,169 @@ fn a_lone_node_takes_its_groups_and_stops() {
     let acts: Vec<Action> = std::iter::from_fn(|| n.poll_action()).collect();
     assert_eq!(acts.last(), Some(&Action::ShutdownReady));
 }
+
+// ---- healed partitions: what the peer reports must be what runs there ----------
+
+fn drain(n: &mut NiceFailback) -> Vec<Action> {
+    std::iter::from_fn(|| n.poll_action()).collect()
+}
+
+fn sends(acts: &[Action]) -> Vec<Message> {
+    acts.iter()
+        .filter_map(|a| match a {
+            Action::Send(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn releases(acts: &[Action]) -> Vec<Hold> {
+    acts.iter()
+        .filter_map(|a| match a {
+            Action::Release(h) => Some(*h),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A node that declared its peer dead without ever hearing it (initdead) and
+/// now runs both groups, settled; `auto_failback off`.
+fn holding_all(me: &str, now: Now) -> NiceFailback {
+    let mut n = NiceFailback::new(false).named(me);
+    n.peer_dead(now, "peer", false);
+    n.done(now, true);
+    n.done(now, true);
+    drain(&mut n);
+    assert_eq!(n.rscstatus(), "all");
+    n
+}
+
+/// Delivers `msgs` to `n` together (a burst, as after a retransmission), then
+/// lets the same instant's timers run; what `n` did.
+fn deliver(n: &mut NiceFailback, now: Now, msgs: &[Message]) -> Vec<Action> {
+    for m in msgs {
+        n.handle(now, false, m);
+    }
+    n.handle_timeout(now);
+    drain(n)
+}
+
+/// Simulator seed 5106 without the simulator. B runs both groups. A restarts
+/// on the other side of a one-way partition, declares B dead and starts both
+/// groups; the start of B's group ends first, and A reports holding both while
+/// the start of its own still runs. B, hearing A, must not give A's group up
+/// yet: that start may fail (here it does), and the group would run nowhere.
+/// When A's start succeeds, B gives it up as the partition rule says.
+#[test]
+fn a_healed_partition_gives_no_group_to_a_peer_still_starting_it() {
+    for a_starts in [false, true] {
+        let t = Now::at_millis;
+        let mut b = holding_all("B", t(0));
+        let mut a = NiceFailback::new(false).named("A");
+        a.peer_dead(t(1_000), "B", false);
+        let acts = drain(&mut a);
+        assert!(acts.contains(&Action::Acquire(Hold::FOREIGN)), "{acts:?}");
+        assert!(acts.contains(&Action::Acquire(Hold::LOCAL)), "{acts:?}");
+        a.done(t(1_300), true);
+        let reports = sends(&drain(&mut a));
+        assert!(
+            reports
+                .iter()
+                .any(|m| m.get_str("rsc_hold") == Some("all")
+                    && m.get_str("acquiring") == Some("local")),
+            "A reports both groups, its own still starting: {reports:?}"
+        );
+        let acts = deliver(&mut b, t(1_310), &reports);
+        assert_eq!(releases(&acts), [], "a_starts {a_starts}: {acts:?}");
+
+        a.done(t(1_600), a_starts);
+        let reports = sends(&drain(&mut a));
+        let acts = deliver(&mut b, t(1_610), &reports);
+        b.handle_timeout(t(5_000));
+        let mut acts = [acts, drain(&mut b)].concat();
+        if a_starts {
+            assert_eq!(releases(&acts), [Hold::FOREIGN], "{acts:?}");
+            b.done(t(5_100), true);
+            acts = drain(&mut b);
+            assert_eq!(b.holding(), Hold::LOCAL, "{acts:?}");
+        } else {
+            assert_eq!(releases(&acts), [], "{acts:?}");
+            assert_eq!(b.holding(), Hold::ALL);
+        }
+    }
+}
+
+/// Simulator seeds 14278 and 15085 without the simulator. B runs both groups;
+/// A restarted on the other side of a one-way partition and runs its own group.
+/// Its reports reach B only after a gap, in one burst: the report that it runs
+/// its group, then its graceful stop. B reads the burst to its end before it
+/// releases anything: A no longer runs the group, so B keeps it. (The report
+/// alone, without the stop, makes B give A's group back.)
+#[test]
+fn a_burst_of_reports_is_read_to_its_end_before_a_group_is_released() {
+    for stopped in [true, false] {
+        let t = Now::at_millis;
+        let mut b = holding_all("B", t(0));
+        let mut a = NiceFailback::new(false).named("A");
+        a.peer_dead(t(1_000), "B", false);
+        drain(&mut a);
+        a.done(t(1_200), false);
+        a.done(t(1_400), true);
+        let mut reports = sends(&drain(&mut a));
+        assert_eq!(a.holding(), Hold::LOCAL);
+        if stopped {
+            assert!(a.shutdown(t(1_500)));
+            a.done(t(1_600), true);
+            let acts = drain(&mut a);
+            assert_eq!(acts.last(), Some(&Action::ShutdownReady));
+            reports.extend(sends(&acts));
+        }
+        let acts = deliver(&mut b, t(2_000), &reports);
+        if stopped {
+            b.peer_shutdown(t(2_000), "A");
+            let acts = [acts, drain(&mut b)].concat();
+            assert_eq!(releases(&acts), [], "{acts:?}");
+            assert_eq!(b.holding(), Hold::ALL);
+        } else {
+            assert_eq!(releases(&acts), [Hold::FOREIGN], "{acts:?}");
+        }
+    }
+}
+
+/// Simulator seeds 5735, 6618, 14735 and 15166 without the simulator. A
+/// started on its side of a partition, declared B dead without ever hearing
+/// it, and runs both groups. B comes back (one way: it does not hear A) and
+/// sends no partition report. A knows nothing of what B holds (B's starts
+/// failed, say): it keeps both groups rather than leave B's on no node. A node
+/// that had heard B's reports before applies the 3.0.6 rule (B restarts and
+/// takes its own groups): it releases them.
+#[test]
+fn a_silent_peer_never_heard_from_gets_nothing_released() {
+    let t = Now::at_millis;
+    let mut a = holding_all("A", t(0));
+    a.peer_returned(t(5_000), "B");
+    drain(&mut a);
+    a.handle_timeout(t(5_000 + PARTITION_REPLY_TIMEOUT.as_millis() as u64));
+    let acts = drain(&mut a);
+    assert_eq!(releases(&acts), [], "{acts:?}");
+    assert_eq!(a.holding(), Hold::ALL);
+
+    // The same after a report from B (a 3.0.6 one: no partition rule).
+    let mut a = NiceFailback::new(false).named("A");
+    a.comm_up(t(0));
+    let mut report = Message::with_type("resource");
+    report.push_str("rsc_hold", "local");
+    report.push_str("rtype", "full");
+    report.push_str("isstable", "1");
+    a.handle(t(100), false, &report);
+    a.done(t(200), true);
+    a.peer_dead(t(3_000), "B", true);
+    a.done(t(3_200), true);
+    drain(&mut a);
+    assert_eq!(a.holding(), Hold::ALL);
+    a.peer_returned(t(5_000), "B");
+    drain(&mut a);
+    a.handle_timeout(t(5_000 + PARTITION_REPLY_TIMEOUT.as_millis() as u64));
+    let acts = drain(&mut a);
+    assert_eq!(releases(&acts), [Hold::FOREIGN], "{acts:?}");
+}
