@@ -29,11 +29,14 @@
 //! node until its release job finishes, so an acquisition that starts while
 //! the peer's release still runs fails it.
 //!
-//! A failing seed prints its trace and the command that replays it
-//! (`SIM_SEED=n cargo test -p hb-core --test cluster_sim TEST`); `SIM_RUNS=n`
-//! runs `n` seeds instead of the default 1000 (500 with ipfail), each with
-//! `auto_failback` on and off; `SIM_NET=0` runs them without jitter and
-//! duplicates. Seeds that once found a bug are run on every `cargo test` by
+//! Each run of a random test draws a fresh base seed (printed first) and runs
+//! 1000 seeds from it (500 with ipfail), each with `auto_failback` on and off:
+//! every `cargo test` explores new ones. A failing seed prints its trace and
+//! the command that replays it (`SIM_SEED=n cargo test -p hb-core --test
+//! cluster_sim TEST`); `SIM_BASE=n` pins the base seed, `SIM_RUNS=n` runs `n`
+//! seeds, `SIM_NET=0` runs them without jitter and duplicates, and
+//! `scripts/sim-search.sh` runs a long search on every core. Seeds that once
+//! found a bug are run on every `cargo test` by
 //! `seeds_that_found_bugs_stay_fixed`.
 
 use std::cmp::Reverse;
@@ -926,7 +929,6 @@ fn random_faults_keep_every_invariant() {
     seeds::run_seeds(
         "cluster_sim",
         "random_faults_keep_every_invariant",
-        100,
         1000,
         |seed| {
             for af in [true, false] {
@@ -938,8 +940,8 @@ fn random_faults_keep_every_invariant() {
 
 /// Seeds that once failed for bugs in the resource protocol
 /// (`core/src/resources/nice.rs`), found with `SIM_RUNS=5000`; all fixed, and
-/// run by `seeds_that_found_bugs_stay_fixed` on every `cargo test` (most lie
-/// beyond the default seed range). `(seed, ipfail, network)`: `network` false
+/// run by `seeds_that_found_bugs_stay_fixed` on every `cargo test` (the random
+/// tests draw a fresh base seed every run). `(seed, ipfail, network)`: `network` false
 /// is the network of before jitter and duplicates were added (`SIM_NET=0`).
 ///
 /// - 1172 (and 1842, 2899, 3253 with ipfail): a second start failure replaced
@@ -955,6 +957,19 @@ fn random_faults_keep_every_invariant() {
 /// - 2859, and 1238 on the old network (ipfail): a standby cancelled on one
 ///   side and carried out on the other left both settled nodes holding the
 ///   same group.
+///
+/// Found with `SIM_RUNS=20000` (issue 15), all `auto_failback off`, each a
+/// group released at a healed partition to a node that did not run it:
+///
+/// - 5106, 6676, 15208: the peer reported the group while its start still ran,
+///   and the start failed.
+/// - 14278, 15085: reports held up by a gap arrived in one burst; the node
+///   released on the first (the peer runs the group) before reading the next
+///   (the peer stopped gracefully).
+/// - 5735, 6618, 14735, 15166: after a one-way heal, a node that had never had
+///   a report from the peer assumed a 3.0.6 peer holding its own groups; the
+///   peer was one of ours that could not hear it yet, and held nothing (its
+///   starts had failed).
 const SEEDS_THAT_FOUND_BUGS: &[(u64, bool, bool)] = &[
     (1172, false, true),
     (2139, false, true),
@@ -965,6 +980,15 @@ const SEEDS_THAT_FOUND_BUGS: &[(u64, bool, bool)] = &[
     (3211, true, true),
     (3253, true, true),
     (1238, true, false),
+    (5106, false, true),
+    (5735, false, true),
+    (6618, false, true),
+    (6676, false, true),
+    (14278, false, true),
+    (14735, false, true),
+    (15085, false, true),
+    (15166, false, true),
+    (15208, false, true),
 ];
 
 /// Every seed that once found a bug, with `auto_failback` on and off.
@@ -991,8 +1015,12 @@ fn random_run(seed: u64, af: bool, ipfail: bool) {
     let network = std::env::var("SIM_NET").map_or(true, |v| v != "0");
     let run = std::panic::catch_unwind(|| random_run_inner(seed, af, ipfail, network));
     if let Err(e) = run {
-        eprintln!("seed {seed}, auto_failback {af}, ipfail {ipfail} failed");
-        std::panic::resume_unwind(e);
+        // The invariant, and which of the seed's runs broke it.
+        let af = if af { "on" } else { "off" };
+        let what = seeds::first_line(e.as_ref());
+        std::panic::panic_any(format!(
+            "seed {seed}, auto_failback {af}, ipfail {ipfail}: {what}"
+        ));
     }
 }
 
@@ -1195,7 +1223,6 @@ fn ipfail_random_faults_keep_every_invariant() {
     seeds::run_seeds(
         "cluster_sim",
         "ipfail_random_faults_keep_every_invariant",
-        500,
         500,
         |seed| {
             for af in [true, false] {

@@ -1,32 +1,82 @@
 //! Seeds of the random simulator tests, shared by `cluster_sim` and
 //! `membership_sim`.
 //!
-//! `SIM_SEED=n` replays one seed; `SIM_RUNS=n` runs `n` seeds instead of the
-//! default count. Every seed runs even after one fails; the failing ones are
-//! printed, each with the command that replays it, and the test fails at the
-//! end.
+//! Every run explores new ground: each random test draws a fresh base seed and
+//! runs its usual count of seeds from there, printing the base first (the
+//! seeds that once found a bug are replayed by fixed tests besides). Seeds
+//! that fail are printed, each with the command that replays it, every seed
+//! runs even after one fails, and the test fails at the end.
+//!
+//! - `SIM_SEED=n` replays one seed;
+//! - `SIM_BASE=n` pins the base seed (the run is then the same every time);
+//! - `SIM_RUNS=n` runs `n` seeds instead of the test's usual count.
+//!
+//! Each failing seed also gives one line `SIM-FAIL target test seed=n: first
+//! line of the failure`, which `scripts/sim-search.sh` collects.
 
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
-/// The seeds to run: `SIM_SEED` alone, or `SIM_RUNS` (default `runs`) from `first` on.
-pub fn seeds(first: u64, runs: u64) -> Vec<u64> {
-    let runs: u64 =
-        std::env::var("SIM_RUNS").map_or(runs, |s| s.parse().expect("SIM_RUNS is a number"));
-    match std::env::var("SIM_SEED") {
-        Ok(s) => vec![s.parse().expect("SIM_SEED is a number")],
-        Err(_) => (first..first + runs).collect(),
+/// Fresh base seeds are drawn below this, so that they stay short to type.
+const FRESH_BASES: u64 = 1_000_000_000_000;
+
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().map(|s| {
+        s.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} must be a number, not {s:?}"))
+    })
+}
+
+/// The base seed: `SIM_BASE`, or a fresh one (from the process's random hash
+/// keys); true if fresh.
+fn base() -> (u64, bool) {
+    match env_number("SIM_BASE") {
+        Some(base) => (base, false),
+        None => (RandomState::new().hash_one(0u8) % FRESH_BASES, true),
     }
 }
 
-/// Runs `run` for every seed of `seeds(first, runs)`; `test` is the test's name for the replay command
+/// The first line of a panic's message (the broken invariant).
+pub fn first_line(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+/// Runs `run` for `SIM_SEED` alone, or for `SIM_RUNS` (default `runs`) seeds
+/// from the base seed on; `test` is the test's name for the replay command
 /// (`SIM_SEED=n cargo test -p hb-core --test TARGET TEST`).
-pub fn run_seeds(target: &str, test: &str, first: u64, runs: u64, run: impl Fn(u64)) {
+pub fn run_seeds(target: &str, test: &str, runs: u64, run: impl Fn(u64)) {
     let started = Instant::now();
-    let seeds = seeds(first, runs);
+    let seeds: Vec<u64> = match env_number("SIM_SEED") {
+        Some(seed) => vec![seed],
+        None => {
+            let runs = env_number("SIM_RUNS").unwrap_or(runs);
+            let (base, fresh) = base();
+            eprintln!(
+                "{target}::{test}: {runs} seeds from base seed {base}{}",
+                if fresh {
+                    " (drawn for this run; SIM_BASE=n pins it)"
+                } else {
+                    " (SIM_BASE)"
+                }
+            );
+            (base..base.saturating_add(runs)).collect()
+        }
+    };
     let mut failed = Vec::new();
     for &seed in &seeds {
-        if catch_unwind(AssertUnwindSafe(|| run(seed))).is_err() {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| run(seed))) {
+            eprintln!(
+                "SIM-FAIL {target} {test} seed={seed}: {}",
+                first_line(payload.as_ref())
+            );
             eprintln!(
                 "{target}::{test}: seed {seed} FAILED; replay with\n  SIM_SEED={seed} cargo test -p hb-core --test {target} {test}"
             );
@@ -41,6 +91,7 @@ pub fn run_seeds(target: &str, test: &str, first: u64, runs: u64, run: impl Fn(u
     );
     assert!(
         failed.is_empty(),
-        "{target}::{test}: seeds {failed:?} failed; replay one with\n  SIM_SEED=n cargo test -p hb-core --test {target} {test}"
+        "{target}::{test}: seeds {failed:?} failed; replay one with\n  SIM_SEED={} cargo test -p hb-core --test {target} {test}",
+        failed[0]
     );
 }
