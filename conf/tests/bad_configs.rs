@@ -165,7 +165,7 @@ fn cases() -> Vec<Case> {
         case("haresources node missing from ha.cf", HaRes, "n3 192.0.2.10 svc\n", 1, "node n3 is not a `node` in ha.cf"),
         case("malformed IP", HaRes, "n1 192.0.2.300 svc\n", 1, "resource \"192.0.2.300\": \"192.0.2.300\" is not a valid IPv4 address"),
         case("bad cidr", HaRes, "n1 192.0.2.10/33 svc\n", 1,
-            "resource \"192.0.2.10/33\": bad cidr netmask \"33\": expected a prefix length from 1 to 32"),
+            "resource \"192.0.2.10/33\": bad cidr netmask \"33\": expected a prefix length from 1 to 32 or a dotted-quad netmask"),
         case("broadcast outside the subnet", HaRes, "n1 192.0.2.10/27/192.0.2.200 svc\n", 1,
             "resource \"192.0.2.10/27/192.0.2.200\": broadcast 192.0.2.200 is outside 192.0.2.10/27"),
         case("line with a node and no resources", HaRes, "# comment\nn1\n", 2, "node n1 has no resources on its line"),
