@@ -327,6 +327,56 @@ fn authkeys_order_3_0_6_refuses_is_accepted_with_a_warning() {
     );
 }
 
+/// Issue 14, item 4: 3.0.6 reads `auth %d` and `%d%s%s`; what follows is
+/// ignored, and so it is here, with a warning naming it. A repeated key number
+/// or `auth` line wins as in 3.0.6.
+#[test]
+fn authkeys_comments_after_values_are_ignored_with_a_warning_naming_them() {
+    let (_d, r) = load_with(
+        BASE,
+        HARES,
+        "auth 2 # or 3 md5\n2 sha1 1a2b3c4d5e6f   #key id\n3 md5 two words\n",
+        &HostCheck::default(),
+    );
+    let l = r.expect("accepted, as 3.0.6 accepts it");
+    assert_eq!(l.config.authkeys.slots().count(), 2);
+    let w = warnings(&l);
+    for expected in [
+        "1: ignored \"# or 3 md5\" after the value, as heartbeat 3.0.6 ignores it",
+        "2: ignored \"#key id\" after the value, as heartbeat 3.0.6 ignores it",
+        "3: ignored \"words\" after the value, as heartbeat 3.0.6 ignores it",
+    ] {
+        assert!(w.iter().any(|x| x == expected), "{expected:?} not in {w:?}");
+    }
+    assert!(!w.iter().any(|x| x.contains("Missing auth")), "{w:?}");
+
+    // Repeats: the last key line of a number wins; a key line read while
+    // `auth` names it is the one sent with.
+    let (_d, r) = load_with(
+        BASE,
+        HARES,
+        "auth 1\n1 sha1 abcdefgh12345678\nauth 2\n2 md5 abcdefgh12345678\n2 sha1 zyxwvuts87654321\n",
+        &HostCheck::default(),
+    );
+    let l = r.expect("accepted");
+    let w = warnings(&l);
+    assert!(
+        w.iter()
+            .any(|x| x.starts_with("3: auth is given again (`auth 1` on line 1)")),
+        "{w:?}"
+    );
+    assert!(
+        w.iter()
+            .any(|x| x.starts_with("5: key 2 is defined again (first on line 4); this line wins")),
+        "{w:?}"
+    );
+    assert_eq!(l.config.authkeys.send_slot(), 2);
+    assert!(
+        matches!(l.config.authkeys.send_method(), hb_core::auth::AuthMethod::Sha1 { key } if key == b"zyxwvuts87654321"),
+        "the last line of key 2 is sent with"
+    );
+}
+
 #[test]
 fn short_keys_warn() {
     let (_d, r) = load_with(
