@@ -501,3 +501,174 @@ fn a_resource_script_that_is_not_executable_is_named_wherever_it_is() {
         ))
     );
 }
+
+/// Issue 14, item 5: `use_logd yes|on` is accepted with one warning; the log
+/// goes where ha.cf says (the default file when it names nothing).
+#[test]
+fn use_logd_on_is_accepted_with_one_warning() {
+    for value in ["yes", "on"] {
+        let l = load(&format!("use_logd {value}\n{BASE}"));
+        let w = warnings(&l);
+        let about: Vec<_> = w.iter().filter(|x| x.contains("use_logd")).collect();
+        assert_eq!(about.len(), 1, "{w:?}");
+        assert!(
+            about[0].starts_with(&format!(
+                "1: use_logd {value}: there is no separate logging daemon here"
+            )),
+            "{about:?}"
+        );
+        assert_eq!(
+            l.config.logging.logfile.as_deref(),
+            Some(std::path::Path::new("/var/log/ha-log"))
+        );
+    }
+    let l = load(&format!("use_logd yes\nlogfacility local0\n{BASE}"));
+    assert_eq!(l.config.logging.logfile, None, "syslog as configured");
+    assert_eq!(l.config.logging.logfacility.as_deref(), Some("local0"));
+}
+
+/// Issue 14, item 6: `udpport` after a medium does not reach that medium type
+/// (3.0.6's plugins read the port once, at their first line): it keeps the
+/// earlier port, and a warning names both lines. Other medium types still get it.
+#[test]
+fn udpport_after_a_medium_keeps_the_earlier_port_for_that_medium() {
+    let l = load(
+        "bcast eth1\nudpport 7000\nucast eth2 192.0.2.2\nbcast eth3\nnode n1 n2\nauto_failback on\n",
+    );
+    let ports: Vec<(String, u16)> = l
+        .config
+        .media
+        .iter()
+        .filter_map(|m| match m {
+            Medium::Bcast { iface, port } | Medium::Ucast { iface, port, .. } => {
+                Some((iface.clone(), *port))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ports,
+        vec![
+            ("eth1".to_owned(), 694),
+            ("eth2".to_owned(), 7000),
+            ("eth3".to_owned(), 694)
+        ]
+    );
+    let w = warnings(&l);
+    assert!(
+        w.iter().any(|x| x.starts_with(
+            "2: `udpport 7000` comes after the bcast line 1: every bcast medium keeps port 694"
+        )),
+        "{w:?}"
+    );
+    // The seed's ha.cf repeats the default after the media: silent.
+    let l = load("bcast eth1\nudpport 694\nnode n1 n2\nauto_failback on\n");
+    assert!(!warnings(&l).iter().any(|x| x.contains("udpport")));
+}
+
+/// Issue 14, item 9: no follow-on error built on a refused line, and no
+/// refused value reused by a later check.
+#[test]
+fn no_follow_on_errors_after_a_refused_line() {
+    let errors = |hacf: &str| -> Vec<String> {
+        let (_d, r) = load_with(hacf, HARES, KEYS, &HostCheck::default());
+        r.expect_err("refused")
+            .errors()
+            .map(|d| format!("{}: {}", d.loc.line, d.message))
+            .collect()
+    };
+    assert_eq!(
+        errors("mcast eth1 192.0.2.1 694 1 0\nnode n1 n2\nauto_failback on\n"),
+        vec!["1: mcast [eth1] bad addr [192.0.2.1]"]
+    );
+    assert_eq!(
+        errors("autojoin any\nbcast eth1\nauto_failback on\n"),
+        vec!["1: autojoin any is not supported"]
+    );
+    assert_eq!(
+        errors("deadtime 30s\ninitdead 20\nbcast eth1\nnode n1 n2\nauto_failback on\n"),
+        vec![
+            "1: deadtime: bad time value \"30s\": unknown time unit \"s\" (use ms, msec, us, usec, or none for seconds)"
+        ]
+    );
+    // The initdead hint states the rule.
+    let (_d, r) = load_with(
+        "deadtime 30\ninitdead 20\nbcast eth1\nnode n1 n2\nauto_failback on\n",
+        HARES,
+        KEYS,
+        &HostCheck::default(),
+    );
+    let e = r.expect_err("refused");
+    let d = e.errors().next().expect("an error");
+    assert_eq!(
+        d.message,
+        "Initial dead time [20s] is smaller than deadtime [30s]"
+    );
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("initdead must be at least deadtime (and should be at least 10 seconds, for slow network start-up)")
+    );
+}
+
+/// Issue 14, item 15: directives 3.0.6 acts on and we do not say so, once each.
+#[test]
+fn directives_without_effect_warn_once_each() {
+    let l = load(&format!(
+        "coredumps true\ncoreroot /var/lib/heartbeat/cores\nmemreserve 6500\ncompression bz2\ncompression_threshold 2\ntraditional_compression off\nlog_badpack false\nlog_badpack true\n{BASE}"
+    ));
+    let w = warnings(&l);
+    for d in [
+        "coredumps",
+        "coreroot",
+        "memreserve",
+        "compression",
+        "compression_threshold",
+        "traditional_compression",
+        "log_badpack",
+    ] {
+        let n = w
+            .iter()
+            .filter(|x| {
+                x.contains(&format!(
+                    " {d} is accepted for heartbeat 3.0.6 compatibility but has no effect here"
+                ))
+            })
+            .count();
+        assert_eq!(n, 1, "{d}: {w:?}");
+    }
+}
+
+/// `ha-ext.cf`: our own directives beside a ha.cf shared with 3.0.6 nodes,
+/// read after it; a setting in both draws a warning and ha-ext.cf wins.
+#[test]
+fn ha_ext_cf_holds_our_own_directives() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in [
+        ("ha.cf", format!("{BASE}script_timeout 60\n")),
+        ("haresources", HARES.to_owned()),
+        ("authkeys", KEYS.to_owned()),
+        (
+            "ha-ext.cf",
+            "# ours\nmetrics_listen 127.0.0.1:9100\nscript_timeout 30\n".to_owned(),
+        ),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let l = hb_conf::load_dir(dir.path(), &HostCheck::default()).expect("accepted");
+    assert_eq!(l.config.script_timeout, Duration::from_secs(30));
+    assert_eq!(
+        l.config.metrics_listen,
+        Some("127.0.0.1:9100".parse().expect("addr"))
+    );
+    let w: Vec<String> = l.warnings.iter().map(ToString::to_string).collect();
+    let ha_cf = dir.path().join("ha.cf");
+    assert!(
+        w.iter().any(|x| x.ends_with(&format!(
+            "ha-ext.cf:3: warning: script_timeout is set again (first set on {}:4); this line wins\n  hint: remove one of the two lines",
+            ha_cf.display()
+        ))),
+        "{w:?}"
+    );
+}
