@@ -106,6 +106,35 @@ impl HostCheck {
                 );
             }
         }
+        for a in &p.apiauth {
+            for user in &a.value.uids {
+                if nix::unistd::User::from_name(user).ok().flatten().is_none() {
+                    self.report(
+                        diags,
+                        &a.loc,
+                        format!("apiauth {}: Invalid user id name [{user}]", a.value.client),
+                        format!("create the user, or name an existing one (getent passwd {user})"),
+                    );
+                }
+            }
+            for group in &a.value.gids {
+                if nix::unistd::Group::from_name(group)
+                    .ok()
+                    .flatten()
+                    .is_none()
+                {
+                    self.report(
+                        diags,
+                        &a.loc,
+                        format!(
+                            "apiauth {}: Invalid group id name [{group}]",
+                            a.value.client
+                        ),
+                        format!("create the group, or name an existing one (getent group {group})"),
+                    );
+                }
+            }
+        }
         for r in &p.respawn {
             // ipfail is built in: its program is not run, its user not used.
             if !r.failfast && hb_core::respawn::is_ipfail(&r.argv[0]) {
