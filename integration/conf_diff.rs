@@ -63,6 +63,8 @@ struct Case {
     hacf: String,
     hares: String,
     keys: String,
+    /// `ha-ext.cf` (ours only: 3.0.6 never reads it).
+    ext: Option<String>,
     verdict: Verdict,
 }
 
@@ -72,7 +74,16 @@ fn case(name: &str, hacf: &str, hares: &str, keys: &str, verdict: Verdict) -> Ca
         hacf: hacf.to_owned(),
         hares: hares.to_owned(),
         keys: keys.to_owned(),
+        ext: None,
         verdict,
+    }
+}
+
+/// The base files and a `ha-ext.cf`.
+fn ext(name: &str, text: &str, verdict: Verdict) -> Case {
+    Case {
+        ext: Some(text.to_owned()),
+        ..case(name, HACF, HARES, KEYS, verdict)
     }
 }
 
@@ -257,6 +268,11 @@ fn corpus() -> Vec<Case> {
         cf("ping", "ping 192.0.2.1", Agree(true)),
         cf("ping by host name", "ping router.example", Agree(true)),
         cf("ping_group", "ping_group group1 192.0.2.1 192.0.2.2", Agree(true)),
+        cf("ping to a name that does not resolve", "ping nosuch.invalid", Agree(false)),
+        // Our own directives: in ha-ext.cf, beside a ha.cf 3.0.6 shares.
+        ext("ha-ext.cf with our directives", "metrics_listen 127.0.0.1:9100\nscript_timeout 30\nipfail off\n", Agree(true)),
+        ext("ha-ext.cf with a 3.0.6 directive", "keepalive 2\n", Differ(false, "ha-ext.cf holds only our own directives (3.0.6 never reads it)")),
+        cf("our directive in ha.cf", "script_timeout 30", Differ(true, "our own directives are read in ha.cf too (3.0.6 refuses them as illegal: use ha-ext.cf in a ha.cf shared with it)")),
         // Values of the other directives.
         cf("hopfudge too large", "hopfudge 300", Agree(false)),
         cf("debug level", "debug 3", Agree(true)),
@@ -373,7 +389,13 @@ fn write(path: &Path, text: &str, mode: u32) {
 /// Writes a case's /etc/ha.d: the three files, `nodeinfo`, and a stub
 /// `resource.d` script for every script its haresources names (but
 /// `nosuchscript`).
-fn stage(root: &Path, i: usize, me: &str, hacf: &str, hares: &str, keys: &str) -> PathBuf {
+fn stage(
+    root: &Path,
+    i: usize,
+    me: &str,
+    [hacf, hares, keys]: [&str; 3],
+    ext: Option<&str>,
+) -> PathBuf {
     let dir = root.join(format!("case{i}"));
     let etc = dir.join("etc");
     std::fs::create_dir_all(etc.join("resource.d")).expect("mkdir");
@@ -381,6 +403,9 @@ fn stage(root: &Path, i: usize, me: &str, hacf: &str, hares: &str, keys: &str) -
     write(&etc.join("haresources"), hares, 0o644);
     write(&etc.join("authkeys"), keys, 0o600);
     write(&etc.join("nodeinfo"), &format!("{me}\n"), 0o644);
+    if let Some(text) = ext {
+        write(&etc.join("ha-ext.cf"), text, 0o644);
+    }
     write(&dir.join("hosts"), HOSTS, 0o644);
     let words = hares.replace("\\\n", " ");
     for word in words.split_whitespace().skip(1) {
@@ -422,12 +447,18 @@ fn check_config_agrees_with_heartbeat_3_0_6_and_with_run() {
 
     let mut staged: Vec<(String, PathBuf, String, Verdict)> = Vec::new();
     for (i, c) in corpus().into_iter().enumerate() {
-        let dir = stage(root.path(), i, "n1", &c.hacf, &c.hares, &c.keys);
+        let dir = stage(
+            root.path(),
+            i,
+            "n1",
+            [&c.hacf, &c.hares, &c.keys],
+            c.ext.as_deref(),
+        );
         staged.push((c.name, dir, "n1".to_owned(), c.verdict));
     }
     let n = staged.len();
     for (j, (name, me, hacf, hares, keys)) in examples().into_iter().enumerate() {
-        let dir = stage(root.path(), n + j, &me, &hacf, &hares, &keys);
+        let dir = stage(root.path(), n + j, &me, [&hacf, &hares, &keys], None);
         // The seed document's ha.cf names the guide's ipfail path.
         let verdict = if hacf.contains("/usr/lib/heartbeat/ipfail") {
             Differ(true, IPFAIL)
