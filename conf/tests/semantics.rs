@@ -561,6 +561,12 @@ fn udpport_after_a_medium_keeps_the_earlier_port_for_that_medium() {
         )),
         "{w:?}"
     );
+    // convert-config keeps each medium's port: the TOML form reads back the same.
+    let toml = hb_conf::toml_form::write(&l.config, false);
+    let back = hb_conf::parse_toml_text(&toml, &HostCheck::default())
+        .unwrap_or_else(|e| panic!("{e}\n{toml}"));
+    assert!(back.config.same_settings(&l.config), "{toml}");
+    assert!(toml.contains("port = 7000"), "{toml}");
     // The seed's ha.cf repeats the default after the media: silent.
     let l = load("bcast eth1\nudpport 694\nnode n1 n2\nauto_failback on\n");
     assert!(!warnings(&l).iter().any(|x| x.contains("udpport")));
