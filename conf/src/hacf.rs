@@ -1081,7 +1081,12 @@ impl<'a> Reader<'a> {
 
     /// `crm` or `pacemaker` (one setting under two names), quoted as written.
     fn pacemaker(&mut self, n: usize, directive: &str, rest: &str) {
-        if let Some(prev) = self.seen.get("pacemaker").cloned() {
+        if let Some(prev) = self
+            .seen
+            .get("pacemaker")
+            .or_else(|| self.seen.get("crm"))
+            .cloned()
+        {
             let prev = self.place(&prev);
             self.error(
                 n,
@@ -1094,7 +1099,7 @@ impl<'a> Reader<'a> {
         } else {
             "pacemaker"
         };
-        let Some(v) = self.one(n, "pacemaker", rest) else {
+        let Some(v) = self.one(n, name, rest) else {
             return;
         };
         if parse_bool(&v) == Some(false) {

@@ -103,7 +103,9 @@ impl Partial {
                 None => return,
             },
         };
-        if auto_failback == AutoFailback::Legacy {
+        // A refused auto_failback line has its own error.
+        let refused = self.refused.iter().any(|r| r == "auto_failback");
+        if auto_failback == AutoFailback::Legacy && !refused {
             let at = self
                 .auto_failback
                 .as_ref()

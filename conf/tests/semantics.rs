@@ -678,3 +678,28 @@ fn ha_ext_cf_holds_our_own_directives() {
         "{w:?}"
     );
 }
+
+/// Issue 14, item 9: `crm` is quoted as written, twice is refused as in
+/// 3.0.6 whichever name; a refused auto_failback draws no ipfail follow-on.
+#[test]
+fn crm_is_quoted_as_written_and_a_refused_auto_failback_has_no_follow_on() {
+    let errors = |hacf: &str| -> Vec<String> {
+        let (_d, r) = load_with(hacf, HARES, KEYS, &HostCheck::default());
+        r.expect_err("refused")
+            .errors()
+            .map(|d| format!("{}: {}", d.loc.line, d.message))
+            .collect()
+    };
+    assert_eq!(
+        errors(&format!("crm yes\n{BASE}")),
+        vec!["1: crm yes (CRM resource management) is not supported"]
+    );
+    assert_eq!(
+        errors(&format!("crm off\npacemaker off\n{BASE}")),
+        vec!["2: pacemaker/crm directive used multiple times! (first on line 1)"]
+    );
+    assert_eq!(
+        errors("bcast eth1\nnode n1 n2\nauto_failback maybe\nipfail on\nping 192.0.2.1\n"),
+        vec!["3: auto_failback: \"maybe\" is not one of on, off, legacy"]
+    );
+}
