@@ -171,14 +171,7 @@ pub fn validate(config: &Path, node_name: Option<String>) -> Option<(hb_conf::Lo
             return None;
         }
     };
-    let plan = udp_plan(&loaded.config, &own_addresses()).and_then(|udp| {
-        Ok(Prepared {
-            me,
-            udp,
-            ping: ping_plan(&loaded.config)?,
-        })
-    });
-    match plan {
+    match plan_media(&loaded.config, me) {
         Ok(plan) => Some((loaded, plan)),
         Err(e) => {
             eprintln!("heartbeat: {e:#}");
@@ -186,6 +179,15 @@ pub fn validate(config: &Path, node_name: Option<String>) -> Option<(hb_conf::Lo
             None
         }
     }
+}
+
+/// The media `run` would start (`check-config --strict` plans them too).
+pub fn plan_media(config: &Config, me: String) -> anyhow::Result<Prepared> {
+    Ok(Prepared {
+        me,
+        udp: udp_plan(config, &own_addresses())?,
+        ping: ping_plan(config)?,
+    })
 }
 
 /// Runs the daemon in the foreground until SIGTERM or SIGINT.
