@@ -602,21 +602,27 @@ pub fn write(c: &Config, redact_keys: bool) -> String {
     if let Some(p) = c.realtime.rtprio {
         let _ = writeln!(o, "rtprio = {p}");
     }
-    let _ = writeln!(o, "coredumps = {}", c.coredumps.enabled);
+    // Settings without effect (each draws a warning when read): written
+    // only when they are not 3.0.6's defaults, so that a converted
+    // configuration keeps what its ha.cf said and no more.
+    if !c.coredumps.enabled {
+        let _ = writeln!(o, "coredumps = false");
+    }
     if let Some(r) = &c.coredumps.coreroot {
         let _ = writeln!(o, "coreroot = {}", q(&r.display().to_string()));
     }
-    let _ = writeln!(o, "memreserve = {}", c.memreserve_kib);
-    let _ = writeln!(
-        o,
-        "compression = {}",
-        q(match c.compression.algorithm {
-            Compression::Zlib => "zlib",
-            Compression::Bz2 => "bz2",
-        })
-    );
-    let _ = writeln!(o, "compression_threshold = {}", c.compression.threshold_kib);
-    let _ = writeln!(o, "traditional_compression = {}", c.compression.traditional);
+    if c.memreserve_kib != 6500 {
+        let _ = writeln!(o, "memreserve = {}", c.memreserve_kib);
+    }
+    if c.compression.algorithm != Compression::Zlib {
+        let _ = writeln!(o, "compression = \"bz2\"");
+    }
+    if c.compression.threshold_kib != 2 {
+        let _ = writeln!(o, "compression_threshold = {}", c.compression.threshold_kib);
+    }
+    if c.compression.traditional {
+        let _ = writeln!(o, "traditional_compression = true");
+    }
     let _ = writeln!(
         o,
         "max_rexmit_delay = {}",
@@ -653,7 +659,9 @@ pub fn write(c: &Config, redact_keys: bool) -> String {
     );
     let _ = writeln!(o, "syslogmsgfmt = {}", lg.syslogmsgfmt);
     let _ = writeln!(o, "debug = {}", lg.debug);
-    let _ = writeln!(o, "log_badpack = {}", lg.log_badpack);
+    if !lg.log_badpack {
+        let _ = writeln!(o, "log_badpack = false");
+    }
 
     for m in &c.media {
         let _ = writeln!(o, "\n[[media]]");

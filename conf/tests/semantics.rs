@@ -642,6 +642,23 @@ fn directives_without_effect_warn_once_each() {
             .count();
         assert_eq!(n, 1, "{d}: {w:?}");
     }
+    // convert-config keeps what ha.cf said: a configuration without these
+    // directives becomes a TOML file without them (and without warnings).
+    let plain = load(BASE);
+    let toml = hb_conf::toml_form::write(&plain.config, false);
+    let back = hb_conf::parse_toml_text(&toml, &HostCheck::default()).expect("reads back");
+    assert!(back.config.same_settings(&plain.config));
+    assert!(
+        !back
+            .warnings
+            .iter()
+            .any(|d| d.message.contains("has no effect")),
+        "{:?}",
+        back.warnings
+    );
+    let toml = hb_conf::toml_form::write(&l.config, false);
+    let back = hb_conf::parse_toml_text(&toml, &HostCheck::default()).expect("reads back");
+    assert!(back.config.same_settings(&l.config), "{toml}");
 }
 
 /// `ha-ext.cf`: our own directives beside a ha.cf shared with 3.0.6 nodes,
