@@ -8,9 +8,14 @@
 //!
 //! Where 3.0.6 silently ignores or misreads something, we say so instead: a
 //! directive without a value, a second value for a one-value directive, a
-//! `udpport` or `baud` after media lines that would not see its new value (the
-//! seed's ha.cf repeats the defaults there, which is harmless and accepted), extra
-//! words on a media line.
+//! `baud` after serial lines that would not see its new value, extra words on a
+//! media line (errors); a `udpport` after the first bcast or ucast line, which
+//! leaves that medium type on the earlier port as in 3.0.6 (a warning naming
+//! both lines; the seed's ha.cf repeats the default there, which is silent).
+//!
+//! `ha-ext.cf` (beside ha.cf, read after it, never read by 3.0.6) holds only
+//! our own directives ([`EXTENSIONS`]), so that a ha.cf shared with 3.0.6
+//! nodes stays valid for them.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;

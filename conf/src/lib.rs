@@ -7,7 +7,8 @@
 //!
 //! # Layout
 //! * [`diag`]: locations, diagnostics and the refusal error.
-//! * `hacf`, `haresources`, `authkeys`: line parsers for the three files.
+//! * `hacf`, `haresources`, `authkeys`: line parsers for the three files
+//!   (`hacf` also reads `ha-ext.cf`, our own directives beside ha.cf).
 //! * [`toml_form`]: the TOML front end and the writer used by `convert-config`.
 //! * `partial`: values as written, then 3.0.6's defaults and cross-checks.
 //! * [`host`]: checks against the machine (node name, devices, users, scripts).
