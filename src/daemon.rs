@@ -204,15 +204,7 @@ fn prepare(args: &DaemonArgs) -> anyhow::Result<Option<(DaemonArgs, PidFile)>> {
 /// `heartbeat run`: in the foreground, with the pid file.
 pub fn run(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
     if args.check_only {
-        return Ok(
-            match crate::run::validate(&args.config, args.node_name.clone()) {
-                Some(_) => {
-                    eprintln!("configuration OK: heartbeat run would start");
-                    ExitCode::SUCCESS
-                }
-                None => ExitCode::from(EXIT_FAILURE),
-            },
-        );
+        return Ok(check_only(args));
     }
     let Some((args, pid_file)) = prepare(args)? else {
         return Ok(ExitCode::from(EXIT_FAILURE));
@@ -221,9 +213,24 @@ pub fn run(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
     serve(&args, pid_file, &notifier)
 }
 
+/// `--check-only` (hidden, for the tests): what `run` checks before it
+/// starts anything, and nothing else (no pid file, log or state).
+fn check_only(args: &DaemonArgs) -> ExitCode {
+    match crate::run::validate(&args.config, args.node_name.clone()) {
+        Some(_) => {
+            eprintln!("configuration OK: heartbeat run would start");
+            ExitCode::SUCCESS
+        }
+        None => ExitCode::from(EXIT_FAILURE),
+    }
+}
+
 /// `heartbeat start`: check, take the pid file, detach, wait until the
 /// daemon is up.
 pub fn start(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
+    if args.check_only {
+        return Ok(check_only(args));
+    }
     let Some((args, pid_file)) = prepare(args)? else {
         return Ok(ExitCode::from(EXIT_FAILURE));
     };
