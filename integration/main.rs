@@ -3,6 +3,7 @@
 //! (`harness`), beside Debian's heartbeat 3.0.6 as a real peer.
 
 mod cli;
+mod conf_diff;
 mod daemon;
 mod demo;
 mod explain;

@@ -256,6 +256,10 @@ pub struct DaemonArgs {
     /// refused; removed when it exits.
     #[arg(long, value_name = "FILE", default_value = DEFAULT_PID_FILE)]
     pub pid_file: PathBuf,
+    /// Hidden, for the tests: check the configuration as `run` does before it
+    /// starts anything (no pid file, no log, no state), then exit 0 or 1.
+    #[arg(long, hide = true)]
+    pub check_only: bool,
 }
 
 /// Arguments of `standby` and `takeover`.

@@ -50,6 +50,7 @@ fn absolute(args: &DaemonArgs) -> anyhow::Result<DaemonArgs> {
         state_dir: abs(&args.state_dir)?,
         run_dir: abs(&args.run_dir)?,
         pid_file: abs(&args.pid_file)?,
+        check_only: args.check_only,
     })
 }
 
@@ -202,6 +203,9 @@ fn prepare(args: &DaemonArgs) -> anyhow::Result<Option<(DaemonArgs, PidFile)>> {
 
 /// `heartbeat run`: in the foreground, with the pid file.
 pub fn run(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
+    if args.check_only {
+        return Ok(check_only(args));
+    }
     let Some((args, pid_file)) = prepare(args)? else {
         return Ok(ExitCode::from(EXIT_FAILURE));
     };
@@ -209,9 +213,24 @@ pub fn run(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
     serve(&args, pid_file, &notifier)
 }
 
+/// `--check-only` (hidden, for the tests): what `run` checks before it
+/// starts anything, and nothing else (no pid file, log or state).
+fn check_only(args: &DaemonArgs) -> ExitCode {
+    match crate::run::validate(&args.config, args.node_name.clone()) {
+        Some(_) => {
+            eprintln!("configuration OK: heartbeat run would start");
+            ExitCode::SUCCESS
+        }
+        None => ExitCode::from(EXIT_FAILURE),
+    }
+}
+
 /// `heartbeat start`: check, take the pid file, detach, wait until the
 /// daemon is up.
 pub fn start(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
+    if args.check_only {
+        return Ok(check_only(args));
+    }
     let Some((args, pid_file)) = prepare(args)? else {
         return Ok(ExitCode::from(EXIT_FAILURE));
     };

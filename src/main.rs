@@ -123,6 +123,14 @@ fn check_config(
     match load(config, node_name, strict) {
         Ok(loaded) => {
             print_diagnostics(&loaded.warnings);
+            // What `run` does next with the configuration (issue 14, item 8).
+            if strict {
+                if let Err(e) = run::plan_media(&loaded.config, String::new()) {
+                    eprintln!("error: {e:#}");
+                    eprintln!("configuration refused: 1 error");
+                    return Ok(ExitCode::from(EXIT_INVALID));
+                }
+            }
             if !quiet {
                 print!("{}", hb_conf::toml_form::write(&loaded.config, true));
             }

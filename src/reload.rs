@@ -72,9 +72,8 @@ pub fn plan(running: &Config, new: &Config) -> Plan {
     later("msgfmt", running.msgfmt != new.msgfmt);
     later("hbgenmethod", running.hbgenmethod != new.hbgenmethod);
     later("realtime, rtprio", running.realtime != new.realtime);
-    later("coredumps, coreroot", running.coredumps != new.coredumps);
-    later("memreserve", running.memreserve_kib != new.memreserve_kib);
-    later("compression", running.compression != new.compression);
+    // coredumps, coreroot, memreserve and the compression settings have no
+    // effect at all (their lines draw a warning): nothing to apply later.
     later(
         "max_rexmit_delay",
         running.max_rexmit_delay != new.max_rexmit_delay,

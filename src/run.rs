@@ -6,7 +6,7 @@
 //! watchdog magic close).
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, ToSocketAddrs};
+use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -60,7 +60,7 @@ fn udp_plan(config: &Config, own: &[Ipv4Addr]) -> anyhow::Result<Vec<UdpSpec>> {
                 plain.entry((iface.clone(), *port)).or_default().0 = true
             }
             Medium::Ucast { iface, peer, port } => {
-                let addr = resolve(peer)?;
+                let addr = hb_conf::host::resolve_ucast(peer).map_err(anyhow::Error::msg)?;
                 let entry = plain.entry((iface.clone(), *port)).or_default();
                 // The same ha.cf on every node lists our own address too: skip it.
                 if !own.contains(&addr) && !entry.1.contains(&addr) {
@@ -107,37 +107,6 @@ fn confdir_of(config: &Path) -> std::path::PathBuf {
     }
 }
 
-/// A host's addresses: the address itself, or a name resolved once at start.
-fn lookup(what: &str, host: &str) -> anyhow::Result<Vec<std::net::IpAddr>> {
-    if let Ok(a) = host.parse() {
-        return Ok(vec![a]);
-    }
-    Ok((host, 0)
-        .to_socket_addrs()
-        .with_context(|| format!("{what}: cannot resolve hostname {host}"))?
-        .map(|a| a.ip())
-        .collect())
-}
-
-/// A ucast peer: its first IPv4 address.
-fn resolve(peer: &str) -> anyhow::Result<Ipv4Addr> {
-    lookup("ucast", peer)?
-        .into_iter()
-        .find_map(|a| match a {
-            std::net::IpAddr::V4(v4) => Some(v4),
-            std::net::IpAddr::V6(_) => None,
-        })
-        .with_context(|| format!("ucast: {peer} has no IPv4 address"))
-}
-
-/// A ping host: its first address.
-fn resolve_ping(host: &str) -> anyhow::Result<std::net::IpAddr> {
-    lookup("ping", host)?
-        .into_iter()
-        .next()
-        .with_context(|| format!("ping: {host} has no address"))
-}
-
 /// The ping media: one per ping node, its hosts resolved.
 fn ping_plan(config: &Config) -> anyhow::Result<Vec<PingSpec>> {
     config
@@ -145,17 +114,8 @@ fn ping_plan(config: &Config) -> anyhow::Result<Vec<PingSpec>> {
         .iter()
         .enumerate()
         .map(|(ping, p)| {
-            let hosts = p
-                .hosts
-                .iter()
-                .map(|h| resolve_ping(h))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            if hosts.iter().any(|h| h.is_ipv4() != hosts[0].is_ipv4()) {
-                anyhow::bail!(
-                    "ping_group {}: its hosts mix IPv4 and IPv6 addresses; use one family per group",
-                    p.name
-                );
-            }
+            let hosts =
+                hb_conf::host::resolve_ping_node(&p.name, &p.hosts).map_err(anyhow::Error::msg)?;
             Ok(PingSpec {
                 ping,
                 name: p.name.clone(),
@@ -179,40 +139,79 @@ fn own_addresses() -> Vec<Ipv4Addr> {
         .unwrap_or_default()
 }
 
-/// Runs the daemon in the foreground until SIGTERM or SIGINT.
-pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<std::process::ExitCode> {
-    let confdir = if opts.config.is_dir() {
-        Some(opts.config)
+/// What `validate` found: this node's name and the media to start, planned
+/// from the configuration before anything starts.
+pub struct Prepared {
+    me: String,
+    udp: Vec<UdpSpec>,
+    ping: Vec<PingSpec>,
+}
+
+/// What `run` checks before it starts anything: the configuration as
+/// `check-config --strict` loads it (the same function, `crate::load`), then
+/// the media plans built from it. Prints what is wrong as `run` does.
+/// `run --check-only` stops here (issue 14, item 8).
+pub fn validate(config: &Path, node_name: Option<String>) -> Option<(hb_conf::Loaded, Prepared)> {
+    let confdir = if config.is_dir() {
+        Some(config)
     } else {
-        opts.config.parent()
+        config.parent()
     };
-    let me = opts.node_name.clone().map_or_else(
+    let me = node_name.map_or_else(
         || hb_conf::host::local_node_name(confdir),
         |n| n.to_ascii_lowercase(),
     );
-    let host = HostCheck {
-        local_node: Some(me.clone()),
-        strict: true,
-        init_dir: None,
-    };
-    let loaded = match hb_conf::load(opts.config, &host) {
+    let loaded = match crate::load(config, Some(me.clone()), true) {
         Ok(l) => l,
         Err(e) => {
             for d in &e.diagnostics {
                 eprintln!("{d}");
             }
             eprintln!("Configuration error, heartbeat not started.");
-            return Ok(std::process::ExitCode::from(crate::EXIT_INVALID));
+            return None;
         }
+    };
+    match plan_media(&loaded.config, me) {
+        Ok(plan) => Some((loaded, plan)),
+        Err(e) => {
+            eprintln!("heartbeat: {e:#}");
+            eprintln!("Configuration error, heartbeat not started.");
+            None
+        }
+    }
+}
+
+/// The media `run` would start (`check-config --strict` plans them too).
+pub fn plan_media(config: &Config, me: String) -> anyhow::Result<Prepared> {
+    Ok(Prepared {
+        me,
+        udp: udp_plan(config, &own_addresses())?,
+        ping: ping_plan(config)?,
+    })
+}
+
+/// Runs the daemon in the foreground until SIGTERM or SIGINT.
+pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<std::process::ExitCode> {
+    let Some((loaded, prepared)) = validate(opts.config, opts.node_name.clone()) else {
+        return Ok(std::process::ExitCode::from(crate::EXIT_INVALID));
     };
     let status = hb_actors::status::StatusInfo::new(&loaded);
     let config = loaded.config;
     let journal = opts.state_dir.join(crate::logging::journal::FILE_NAME);
+    let me = prepared.me.clone();
     let logging = crate::logging::root(&me, &config.logging, Some(journal))
         .context("starting the log writer thread")?;
     let log = logging.log.clone();
     crate::panic::install(me.clone(), config.logging.logfile.clone());
-    let result = run_with(opts, &me, &config, &loaded.warnings, status, &logging, &log);
+    let result = run_with(
+        opts,
+        prepared,
+        &config,
+        &loaded.warnings,
+        status,
+        &logging,
+        &log,
+    );
     if let Err(e) = &result {
         error!(log, "heartbeat not started: {e:#}");
     }
@@ -233,13 +232,19 @@ const LOG_FLUSH_AT_EXIT: std::time::Duration = std::time::Duration::from_secs(5)
 
 fn run_with(
     opts: &RunOptions<'_>,
-    me: &str,
+    prepared: Prepared,
     config: &Config,
     warnings: &[hb_conf::Diagnostic],
     status: hb_actors::status::StatusInfo,
     logging: &crate::logging::Root,
     log: &Logger,
 ) -> anyhow::Result<std::process::ExitCode> {
+    let Prepared {
+        me,
+        udp: specs,
+        ping: pings,
+    } = prepared;
+    let me = me.as_str();
     for p in &logging.problems {
         warn!(log, "{p}");
     }
@@ -277,7 +282,6 @@ fn run_with(
         "groups" => config.resources.iter().map(|g| g.key()).collect::<Vec<_>>().join(" "));
     let uuid = crate::state::node_uuid(opts.state_dir)?;
 
-    let specs = udp_plan(config, &own_addresses())?;
     let serials: Vec<(std::path::PathBuf, u32)> = config
         .media
         .iter()
@@ -332,7 +336,6 @@ fn run_with(
         generation,
         seed: generation ^ u64::from(std::process::id()),
     };
-    let pings = ping_plan(config)?;
     let ipfail = config.ipfail_enabled().then(|| {
         let peer = config
             .nodes
@@ -769,5 +772,42 @@ impl Reloadable<'_> {
         if plan.timing.is_none() && !plan.keys && plan.needs_restart.is_empty() {
             info!(log, "reload: the configuration is unchanged"; "kind" => "reload", "result" => "unchanged");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 14, item 6: a `udpport` after the bcast line does not reach
+    /// bcast (3.0.6's peers listen on the earlier port), but reaches a later
+    /// ucast: the links are opened on each medium's own port.
+    #[test]
+    fn udp_links_use_each_mediums_own_port() {
+        let loaded = hb_conf::parse_texts(
+            "bcast eth1\nudpport 7000\nucast eth1 192.0.2.2\nnode n1 n2\nauto_failback on\n",
+            "",
+            "auth 1\n1 sha1 abcdefgh12345678\n",
+            &HostCheck::default(),
+        )
+        .expect("accepted");
+        let plan = udp_plan(&loaded.config, &[]).expect("planned");
+        assert_eq!(
+            plan,
+            vec![
+                UdpSpec::Plain {
+                    iface: "eth1".into(),
+                    port: 694,
+                    broadcast: true,
+                    peers: vec![]
+                },
+                UdpSpec::Plain {
+                    iface: "eth1".into(),
+                    port: 7000,
+                    broadcast: false,
+                    peers: vec!["192.0.2.2".parse().expect("address")]
+                },
+            ]
+        );
     }
 }

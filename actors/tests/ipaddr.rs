@@ -154,6 +154,7 @@ fn spec(addr: &str, prefix: Option<u8>, iface: Option<&str>, broadcast: Option<&
         addr: addr.parse().unwrap(),
         prefix,
         iface: iface.map(str::to_owned),
+        label: None,
         broadcast: broadcast.map(|b| b.parse().unwrap()),
     }
 }
@@ -243,6 +244,7 @@ fn plan_takes_a_given_interface_prefix_and_broadcast() {
             broadcast: Some(ip4("198.51.100.50")),
             iface: "va0".into(),
             label_base: "va0".into(),
+            label: None,
             route: None,
         })
     );
@@ -371,6 +373,34 @@ fn start_adds_a_labelled_address_once_and_status_sees_it() {
             configured: 24,
             planned: 25
         })
+    );
+}
+
+/// Issue 14, item 1: `IPaddr::IP/BITS/IFACE:LABEL` gets that label, as
+/// IPaddr2 gives it, not the first free `IFACE:N`; `ip -o addr` shows it.
+#[test]
+fn start_uses_the_label_haresources_gives() {
+    let (a, _b) = topology();
+    let started = a.block_on(|| async {
+        let agent = agent().with_arp_schedule(quick());
+        let spec = hb_conf::ip_spec("192.0.2.20/24/va0:7").unwrap();
+        let plan = agent.plan(&spec).await.unwrap();
+        let first = agent.start(&plan).await.unwrap();
+        let dotted = hb_conf::ip_spec("192.0.2.21/255.255.255.0//va0").unwrap();
+        let dotted = agent.plan(&dotted).await.unwrap();
+        let second = agent.start(&dotted).await.unwrap();
+        (first.label, first.added, second.label)
+    });
+    assert_eq!(started, ("va0:7".to_owned(), true, "va0:0".to_owned()));
+    let shown = a.ip("-4 -o addr show dev va0");
+    let line = shown
+        .lines()
+        .find(|l| l.contains("inet 192.0.2.20/24"))
+        .unwrap_or_else(|| panic!("192.0.2.20 is not on va0: {shown}"));
+    assert!(line.contains(" va0:7"), "{line}");
+    assert!(
+        shown.contains("inet 192.0.2.21/24 brd 192.0.2.255 scope global secondary va0:0"),
+        "{shown}"
     );
 }
 

@@ -10,11 +10,12 @@
 //! `auth N` picks the key used for sending; every defined key is accepted on
 //! receipt. The file must not be readable or writable by group or others.
 //!
-//! Differences from 3.0.6, all in the direction of saying more: a duplicate key
-//! number or `auth` line is an error (3.0.6 keeps the last silently); extra words
-//! after a key are an error (3.0.6 ignores them, and reads `1 crc # note` as a key
-//! for crc); `auth N` after the line of key N is accepted with a warning (3.0.6
-//! refuses it, which matters in a mixed cluster).
+//! Read as 3.0.6 reads it (`auth %d`, key lines `%d%s%s`): what follows the
+//! number of `auth N` or the key of a key line is ignored, with a warning naming
+//! it (`auth 2 # or 3 md5`); a repeated key number or `auth` line wins as in
+//! 3.0.6, with a warning; `1 crc # note` is refused, as 3.0.6 reads `#` as a key
+//! for crc. One difference: `auth N` after the line of key N is accepted with a
+//! warning (3.0.6 refuses it, which matters in a mixed cluster).
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
@@ -52,9 +53,41 @@ pub fn check_mode(path: &Path) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Parses authkeys text.
+/// A C `%d` at the start of `text` (after blanks): its value and the rest.
+fn c_int(text: &str) -> Option<(i64, &str)> {
+    let t = text.trim_start();
+    let digits_at = usize::from(t.starts_with(['+', '-']));
+    let len = t[digits_at..]
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .count();
+    if len == 0 {
+        return None;
+    }
+    let end = digits_at + len;
+    // More digits than any key number has: out of range either way.
+    let value = t[..end].parse::<i64>().unwrap_or(i64::MAX);
+    Some((value, &t[end..]))
+}
+
+/// The next blank-separated word (`%s`) and the rest.
+fn c_word(text: &str) -> Option<(&str, &str)> {
+    let t = text.trim_start();
+    if t.is_empty() {
+        return None;
+    }
+    let end = t.find(char::is_whitespace).unwrap_or(t.len());
+    Some((&t[..end], &t[end..]))
+}
+
+/// Parses authkeys text as heartbeat 3.0.6 reads it (`auth %d`, then
+/// `%d%s%s` for a key line; what follows is ignored, with a warning naming it).
 pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<KeyTable> {
     let file: Arc<Path> = Arc::from(path);
+    // The number of the last `auth` line, and its line.
+    let mut authnum: Option<(i64, usize)> = None;
+    let mut auth_lines = 0usize;
+    // The key 3.0.6 sends with: the key line read while `auth` named it.
     let mut send: Option<(u32, usize)> = None;
     let mut slots: Vec<(u32, AuthMethod, usize)> = Vec::new();
     // Key numbers whose line was refused: no second error for `auth N` naming them.
@@ -70,62 +103,78 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if words[0] == "auth" {
-            match words.as_slice() {
-                [_, num] => match slot_number(num) {
-                    Some(s) => {
-                        if let Some((_, prev)) = send.replace((s, n)) {
-                            diags.error_hint(
-                                &loc,
-                                format!("auth is given twice (first on line {prev})"),
-                                "keep one `auth N` line",
-                            );
-                        }
+        let ignored = |diags: &mut Diagnostics, rest: &str| {
+            let rest = rest.trim();
+            if !rest.is_empty() {
+                diags.warn_hint(
+                    &loc,
+                    format!("ignored {rest:?} after the value, as heartbeat 3.0.6 ignores it"),
+                    "put comments on their own line, starting with #",
+                );
+            }
+        };
+        if line.starts_with('a') {
+            match line.strip_prefix("auth").and_then(c_int) {
+                Some((num, rest)) => {
+                    ignored(diags, rest);
+                    auth_lines += 1;
+                    if let Some((prev, prev_line)) = authnum.replace((num, n)) {
+                        diags.warn_hint(
+                            &loc,
+                            format!("auth is given again (`auth {prev}` on line {prev_line}); as in heartbeat 3.0.6, a key line read after this one sends with key {num}"),
+                            "keep one `auth N` line",
+                        );
                     }
-                    None => diags.error_hint(
-                        &loc,
-                        format!("Invalid auth line: {num:?} is not a key number 0-15"),
-                        "write `auth N`, with N the number of the key to send with",
-                    ),
-                },
-                _ => diags.error_hint(
+                }
+                None => diags.error_hint(
                     &loc,
                     format!("Invalid auth line [{line}]"),
-                    "write `auth N`",
+                    "write `auth N`, with N the number of the key to send with (0 to 15)",
                 ),
             }
             continue;
         }
-        let Some(num) = slot_number(words[0]) else {
-            if words[0].bytes().all(|b| b.is_ascii_digit()) {
-                diags.error_hint(
-                    &loc,
-                    format!("Invalid authnum [{}]", words[0]),
-                    "key numbers are 0 to 15",
-                );
-                continue;
-            }
-            let hint = if words[0].starts_with("auth") {
-                "write `auth N` with a space"
-            } else {
-                "key lines are `N crc`, `N md5 KEY` or `N sha1 KEY`, with N from 0 to 15"
-            };
-            diags.error_hint(&loc, format!("Auth line [{line}] is invalid"), hint);
+        let Some((num, rest)) = c_int(line) else {
+            diags.error_hint(
+                &loc,
+                format!("Auth line [{line}] is invalid"),
+                "key lines are `N crc`, `N md5 KEY` or `N sha1 KEY`, with N from 0 to 15, and the first line `auth N`",
+            );
+            continue;
+        };
+        let Some((method, rest)) = c_word(rest) else {
+            diags.error_hint(
+                &loc,
+                format!("Auth line [{line}] is invalid"),
+                "write `N crc`, `N md5 KEY` or `N sha1 KEY`",
+            );
+            continue;
+        };
+        let Some(num) = u32::try_from(num)
+            .ok()
+            .filter(|s| (*s as usize) < MAX_AUTH_SLOTS)
+        else {
+            diags.error_hint(
+                &loc,
+                format!("Invalid authnum [{num}]"),
+                "key numbers are 0 to 15",
+            );
             continue;
         };
         refused.push(num);
-        let method = match words.get(1..).unwrap_or_default() {
-            ["crc"] => AuthMethod::Crc,
-            ["crc", ..] => {
-                diags.error_hint(
-                    &loc,
-                    "Auth method [crc] doesn't use a key",
-                    "write `N crc` alone; comments must be on their own line",
-                );
+        let key = c_word(rest);
+        let method = match (method, key) {
+            ("crc", None) => AuthMethod::Crc,
+            ("crc", Some((k, _))) => {
+                let hint = if k.starts_with('#') {
+                    "heartbeat 3.0.6 reads a comment after `crc` as a key and refuses the line too: put the comment on its own line"
+                } else {
+                    "write `N crc` alone"
+                };
+                diags.error_hint(&loc, "Auth method [crc] doesn't use a key", hint);
                 continue;
             }
-            [m @ ("md5" | "sha1")] => {
+            (m @ ("md5" | "sha1"), None) => {
                 diags.error_hint(
                     &loc,
                     format!("Auth method [{m}] requires a key"),
@@ -133,8 +182,15 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<
                 );
                 continue;
             }
-            [m @ ("md5" | "sha1"), key] => {
-                if key.len() < MIN_GOOD_KEY_LEN {
+            (m @ ("md5" | "sha1"), Some((key, rest))) => {
+                ignored(diags, rest);
+                if key.starts_with('#') {
+                    diags.warn_hint(
+                        &loc,
+                        format!("key {num} is {key:?}: heartbeat 3.0.6 reads it as the key, not as a comment, and so do we"),
+                        "give a real key; comments go on their own line",
+                    );
+                } else if key.len() < MIN_GOOD_KEY_LEN {
                     diags.warn_hint(
                         &loc,
                         format!("key {num} is only {} characters long", key.len()),
@@ -142,21 +198,13 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<
                     );
                 }
                 let key = key.as_bytes().to_vec();
-                if *m == "md5" {
+                if m == "md5" {
                     AuthMethod::Md5 { key }
                 } else {
                     AuthMethod::Sha1 { key }
                 }
             }
-            [m @ ("md5" | "sha1"), _, extra, ..] => {
-                diags.error_hint(
-                    &loc,
-                    format!("key {num} ({m}): unexpected {extra:?} after the key"),
-                    "a key is one word without blanks; comments must be on their own line",
-                );
-                continue;
-            }
-            [other, ..] => {
+            (other, _) => {
                 diags.error_hint(
                     &loc,
                     format!("Invalid authtype [{other}]"),
@@ -164,28 +212,24 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<
                 );
                 continue;
             }
-            [] => {
-                diags.error_hint(
-                    &loc,
-                    format!("Auth line [{line}] is invalid"),
-                    "write `N crc`, `N md5 KEY` or `N sha1 KEY`",
-                );
-                continue;
-            }
         };
-        if let Some((_, _, prev)) = slots.iter().find(|(s, _, _)| *s == num) {
-            diags.error_hint(
+        refused.retain(|r| *r != num);
+        if let Some(pos) = slots.iter().position(|(s, _, _)| *s == num) {
+            let prev = slots[pos].2;
+            diags.warn_hint(
                 &loc,
-                format!("key {num} is defined twice (first on line {prev})"),
+                format!("key {num} is defined again (first on line {prev}); this line wins, as in heartbeat 3.0.6"),
                 "give each key its own number",
             );
-            continue;
+            slots.remove(pos);
         }
-        refused.retain(|r| *r != num);
+        if authnum.is_some_and(|(a, _)| a == i64::from(num)) {
+            send = Some((num, n));
+        }
         slots.push((num, method, n));
     }
     let whole = Loc::new(&file, 0);
-    let Some((send_num, send_line)) = send else {
+    let Some((auth, auth_line)) = authnum.filter(|(a, _)| *a >= 0) else {
         diags.error_hint(
             &whole,
             "Missing auth directive in keyfile",
@@ -193,31 +237,36 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<
         );
         return None;
     };
-    match slots.iter().find(|(s, _, _)| *s == send_num) {
-        None if refused.contains(&send_num) => return None,
+    let send_num = match send {
+        Some((num, _)) => num,
         None => {
-            diags.error_hint(
-                &Loc::new(&file, send_line),
-                format!("Auth Key [{send_num}] not found in keyfile"),
-                format!("add a line `{send_num} sha1 KEY` (or md5, or crc), or change `auth {send_num}`"),
-            );
-            return None;
+            let defined = u32::try_from(auth)
+                .ok()
+                .and_then(|a| slots.iter().find(|(s, _, _)| *s == a));
+            match defined {
+                // Ours accepts the key line before `auth`; 3.0.6 does not.
+                Some((num, _, key_line)) if auth_lines == 1 => {
+                    diags.warn_hint(
+                        &Loc::new(&file, auth_line),
+                        format!("`auth {num}` comes after the line of key {num} (line {key_line}); heartbeat 3.0.6 refuses this order"),
+                        "move the `auth` line to the top so that 3.0.6 nodes can read the same file",
+                    );
+                    *num
+                }
+                _ if u32::try_from(auth).is_ok_and(|a| refused.contains(&a)) => return None,
+                _ => {
+                    diags.error_hint(
+                        &Loc::new(&file, auth_line),
+                        format!("Auth Key [{auth}] not found in keyfile"),
+                        format!("add a line `{auth} sha1 KEY` (or md5, or crc) after `auth {auth}`, or change `auth {auth}`"),
+                    );
+                    return None;
+                }
+            }
         }
-        Some((_, _, key_line)) if *key_line < send_line => diags.warn_hint(
-            &Loc::new(&file, send_line),
-            format!("`auth {send_num}` comes after the line of key {send_num} (line {key_line}); heartbeat 3.0.6 refuses this order"),
-            "move the `auth` line to the top so that 3.0.6 nodes can read the same file",
-        ),
-        Some(_) => {}
-    }
+    };
     if diags.has_errors() {
         return None;
     }
     KeyTable::new(send_num, slots.into_iter().map(|(s, m, _)| (s, m))).ok()
-}
-
-fn slot_number(word: &str) -> Option<u32> {
-    word.parse::<u32>()
-        .ok()
-        .filter(|n| (*n as usize) < MAX_AUTH_SLOTS && word.bytes().all(|b| b.is_ascii_digit()))
 }

@@ -8,9 +8,14 @@
 //!
 //! Where 3.0.6 silently ignores or misreads something, we say so instead: a
 //! directive without a value, a second value for a one-value directive, a
-//! `udpport` or `baud` after media lines that would not see its new value (the
-//! seed's ha.cf repeats the defaults there, which is harmless and accepted), extra
-//! words on a media line.
+//! `baud` after serial lines that would not see its new value, extra words on a
+//! media line (errors); a `udpport` after the first bcast or ucast line, which
+//! leaves that medium type on the earlier port as in 3.0.6 (a warning naming
+//! both lines; the seed's ha.cf repeats the default there, which is silent).
+//!
+//! `ha-ext.cf` (beside ha.cf, read after it, never read by 3.0.6) holds only
+//! our own directives ([`EXTENSIONS`]), so that a ha.cf shared with 3.0.6
+//! nodes stays valid for them.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -48,8 +53,49 @@ pub const FACILITIES: [&str; 21] = [
 const FACILITY_LOCAL7: &str = "local7";
 
 /// Directives of ours that 3.0.6 does not know (it refuses them as illegal): a
-/// ha.cf shared with 3.0.6 nodes must not use them.
-const EXTENSIONS: &[&str] = &["script_timeout", "ipfail", "metrics_listen"];
+/// ha.cf shared with 3.0.6 nodes must not use them; `ha-ext.cf` holds them.
+pub(crate) const EXTENSIONS: &[&str] = &["script_timeout", "ipfail", "metrics_listen"];
+
+/// The file beside ha.cf for our own directives (3.0.6 never reads it).
+pub const EXT_FILE: &str = "ha-ext.cf";
+
+/// Directives 3.0.6 acts on and we accept without effect, each with what
+/// happens instead (one warning each, at start and in `check-config`).
+const NO_EFFECT: &[(&str, &str)] = &[
+    (
+        "coredumps",
+        "core dumps follow the system's settings (ulimit -c, kernel.core_pattern)",
+    ),
+    (
+        "coreroot",
+        "core dumps follow the system's settings (kernel.core_pattern)",
+    ),
+    (
+        "memreserve",
+        "with realtime on, all of the daemon's memory is locked at start instead",
+    ),
+    (
+        "compression",
+        "packets are sent uncompressed (compressed zlib packets from 3.0.6 peers are read)",
+    ),
+    (
+        "compression_threshold",
+        "packets are sent uncompressed (compressed zlib packets from 3.0.6 peers are read)",
+    ),
+    (
+        "traditional_compression",
+        "packets are sent uncompressed (compressed zlib packets from 3.0.6 peers are read)",
+    ),
+    (
+        "log_badpack",
+        "bad packets are always logged, at a bounded rate",
+    ),
+];
+
+/// Media directives: a refused one means no follow-on "No heartbeat media defined".
+pub(crate) const MEDIA_DIRECTIVES: &[&str] = &[
+    "bcast", "udp", "ucast", "mcast", "serial", "ucast6", "mcast6", "hbaping", "rds",
+];
 
 /// Every directive name 3.0.6 accepts (for "did you mean" hints).
 const KNOWN: &[&str] = &[
@@ -116,12 +162,26 @@ const KNOWN: &[&str] = &[
     "udp",
 ];
 
-/// Reads ha.cf text into `partial`.
-pub(crate) fn parse(path: &Path, text: &str, partial: &mut Partial, diags: &mut Diagnostics) {
+/// Reads ha.cf text into `partial`, then, if given, the text of `ha-ext.cf`
+/// (our own directives only, read after ha.cf).
+pub(crate) fn parse(
+    path: &Path,
+    text: &str,
+    ext: Option<(&Path, &str)>,
+    partial: &mut Partial,
+    diags: &mut Diagnostics,
+) {
     partial.written.get_or_insert_with(Default::default);
     let mut r = Reader::new(path, partial, diags);
     for (i, raw) in text.split('\n').enumerate() {
         r.line(i + 1, raw);
+    }
+    if let Some((ext_path, ext_text)) = ext {
+        r.file = Arc::from(ext_path);
+        r.ext_only = true;
+        for (i, raw) in ext_text.split('\n').enumerate() {
+            r.line(i + 1, raw);
+        }
     }
 }
 
@@ -141,12 +201,17 @@ pub(crate) fn apply(
 
 struct Reader<'a> {
     file: Arc<Path>,
+    /// Reading `ha-ext.cf`: only [`EXTENSIONS`] are allowed.
+    ext_only: bool,
     p: &'a mut Partial,
     diags: &'a mut Diagnostics,
     /// One-value directives already given, and where (to flag repeats).
-    seen: HashMap<&'static str, usize>,
-    /// First bcast/ucast line: `udpport` must precede it.
-    first_udp_medium: Option<(usize, &'static str)>,
+    seen: HashMap<&'static str, Loc>,
+    /// The port of the bcast media and the first bcast line: 3.0.6's bcast
+    /// plugin reads `udpport` once, at its first line.
+    bcast_port: Option<(u16, usize)>,
+    /// The same for ucast.
+    ucast_port: Option<(u16, usize)>,
     /// First serial line: `baud` must precede it.
     first_serial: Option<usize>,
     udpport: u16,
@@ -214,10 +279,12 @@ impl<'a> Reader<'a> {
         p.main_loc = Some(Loc::new(&file, 0));
         Reader {
             file,
+            ext_only: false,
             p,
             diags,
             seen: HashMap::new(),
-            first_udp_medium: None,
+            bcast_port: None,
+            ucast_port: None,
             first_serial: None,
             udpport: DEFAULT_UDPPORT,
             baud: DEFAULT_BAUD,
@@ -226,6 +293,15 @@ impl<'a> Reader<'a> {
 
     fn loc(&self, line: usize) -> Loc {
         Loc::new(&self.file, line)
+    }
+
+    /// `line N` in the file being read, `FILE:N` in the other one.
+    fn place(&self, loc: &Loc) -> String {
+        if loc.file == self.file {
+            format!("line {}", loc.line)
+        } else {
+            loc.to_string()
+        }
     }
 
     fn error(&mut self, line: usize, msg: impl Into<String>) {
@@ -298,10 +374,11 @@ impl<'a> Reader<'a> {
             );
             return None;
         }
-        if let Some(prev) = self.seen.insert(name, n) {
+        if let Some(prev) = self.seen.insert(name, self.loc(n)) {
+            let prev = self.place(&prev);
             self.warn_hint(
                 n,
-                format!("{name} is set again (first set on line {prev}); this line wins"),
+                format!("{name} is set again (first set on {prev}); this line wins"),
                 "remove one of the two lines",
             );
         }
@@ -394,6 +471,43 @@ impl<'a> Reader<'a> {
     }
 
     fn directive(&mut self, n: usize, directive: &str, rest: &str) {
+        if self.ext_only && !EXTENSIONS.contains(&directive) {
+            let what = if KNOWN.contains(&directive) {
+                format!("{directive} is a heartbeat 3.0.6 directive: it belongs in ha.cf, not in {EXT_FILE}")
+            } else {
+                format!("Illegal directive [{directive}] in {EXT_FILE}")
+            };
+            self.error_hint(
+                n,
+                what,
+                format!(
+                    "{EXT_FILE} holds only our own directives: {}",
+                    EXTENSIONS.join(", ")
+                ),
+            );
+            return;
+        }
+        let errors_before = self.diags.error_count();
+        let first_time = !self.p.directives_seen.iter().any(|d| d == directive);
+        self.directive_inner(n, directive, rest);
+        if self.diags.error_count() > errors_before {
+            // Nothing later may build on a refused line (issue 14, item 9).
+            self.p.refused.push(directive.to_owned());
+            return;
+        }
+        if first_time {
+            self.p.directives_seen.push(directive.to_owned());
+            if let Some((_, instead)) = NO_EFFECT.iter().find(|(d, _)| *d == directive) {
+                self.warn_hint(
+                    n,
+                    format!("{directive} is accepted for heartbeat 3.0.6 compatibility but has no effect here: {instead}"),
+                    "remove the line unless 3.0.6 nodes share this file",
+                );
+            }
+        }
+    }
+
+    fn directive_inner(&mut self, n: usize, directive: &str, rest: &str) {
         // As 3.0.6 records option values: each value in turn, so the last one
         // stays. `crm` and `pacemaker` are one setting under two names.
         if let (Some(written), Some(name), Some(value)) = (
@@ -442,8 +556,9 @@ impl<'a> Reader<'a> {
                     self.number(n, "max_rexmit_delay", rest, 1u64, 60_000).map(Duration::from_millis)
             }
             "watchdog" => {
-                if let Some(prev) = self.seen.get("watchdog").copied() {
-                    self.error_hint(n, format!("Watchdog device multiply specified (first on line {prev})"), "keep one watchdog line");
+                if let Some(prev) = self.seen.get("watchdog").cloned() {
+                    let prev = self.place(&prev);
+                    self.error_hint(n, format!("Watchdog device multiply specified (first on {prev})"), "keep one watchdog line");
                     return;
                 }
                 self.p.watchdog = self.path(n, "watchdog", rest);
@@ -512,12 +627,16 @@ impl<'a> Reader<'a> {
             "traditional_compression" => self.p.traditional_compression = self.boolean(n, "traditional_compression", rest),
             "coreroot" => self.p.coreroot = self.path(n, "coreroot", rest),
             "use_logd" => {
-                if self.boolean(n, "use_logd", rest) == Some(true) {
-                    self.not_supported(
+                let on = self.boolean(n, "use_logd", rest);
+                if on == Some(true) && !self.p.use_logd.as_ref().is_some_and(|u| u.value) {
+                    self.warn_hint(
                         n,
-                        "use_logd on (the logging daemon)",
-                        "this heartbeat logs by itself: remove the line (or write `use_logd off`) and name logfile, debugfile or logfacility",
+                        format!("use_logd {}: there is no separate logging daemon here; heartbeat logs by itself to what logfile, debugfile and logfacility name (/var/log/ha-log when none is given)", values(rest)[0]),
+                        "name logfile, debugfile or logfacility to choose where the log goes",
                     );
+                }
+                if let Some(on) = on {
+                    self.p.use_logd = Some(At::new(on, self.loc(n)));
                 }
             }
             "conn_logd_time" => {
@@ -530,7 +649,7 @@ impl<'a> Reader<'a> {
                     self.not_supported(n, "use_apphbd on", "remove the line or write `use_apphbd off`");
                 }
             }
-            "crm" | "pacemaker" => self.pacemaker(n, rest),
+            "crm" | "pacemaker" => self.pacemaker(n, directive, rest),
             "crm_daemon_dir" | "crmd_spawns_pengine" | "record_config_changes" | "record_pengine_inputs"
             | "enable_config_writes" => {
                 self.warn_hint(n, format!("{directive} has no effect: it only applies with pacemaker"), "remove the line");
@@ -588,12 +707,11 @@ impl<'a> Reader<'a> {
                 if directive == "udp" {
                     self.warn_hint(n, "directive 'udp' replaced by 'bcast'", "write bcast");
                 }
-                self.note_udp_medium(n, "bcast");
                 for iface in values(rest) {
                     if valid_iface(iface) {
                         let m = Medium::Bcast {
                             iface: iface.to_owned(),
-                            port: self.udpport,
+                            port: self.udp_port(n, false),
                         };
                         self.push_medium(n, m);
                     } else {
@@ -684,8 +802,16 @@ impl<'a> Reader<'a> {
         self.p.media.push(At::new(m, loc));
     }
 
-    fn note_udp_medium(&mut self, n: usize, kind: &'static str) {
-        self.first_udp_medium.get_or_insert((n, kind));
+    /// The port of a bcast or ucast line: the `udpport` in force at the first
+    /// line of that medium type, as 3.0.6's plugins read it once.
+    fn udp_port(&mut self, n: usize, ucast: bool) -> u16 {
+        let port = self.udpport;
+        let latched = if ucast {
+            &mut self.ucast_port
+        } else {
+            &mut self.bcast_port
+        };
+        latched.get_or_insert((port, n)).0
     }
 
     /// `metrics_listen ADDR:PORT` (ours): where the Prometheus endpoint listens.
@@ -708,30 +834,32 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// `udpport` after a bcast or ucast line does not reach that medium
+    /// type: 3.0.6's plugin read the port once, at its first line, and its
+    /// peers listen there. Kept, with a warning naming both lines; the same
+    /// port, as in the seed's ha.cf, is harmless and silent.
     fn udpport(&mut self, n: usize, rest: &str) {
         let Some(port) = self.number(n, "udpport", rest, 1u16, u16::MAX) else {
             return;
         };
-        // After media, a different port would not reach them in 3.0.6 (they read it
-        // once, at their first line); the same port, as in the seed's ha.cf, is harmless.
-        if let Some((line, kind)) = self.first_udp_medium.filter(|_| port != self.udpport) {
-            self.error_hint(
-                n,
-                format!("udpport setting must precede media statements ({kind} on line {line})"),
-                format!(
-                    "move `udpport {port}` above line {line}: heartbeat 3.0.6 would keep the earlier port for media already read"
-                ),
-            );
-            return;
+        for (kind, latched) in [("bcast", self.bcast_port), ("ucast", self.ucast_port)] {
+            if let Some((old, line)) = latched.filter(|(old, _)| *old != port) {
+                self.warn_hint(
+                    n,
+                    format!("`udpport {port}` comes after the {kind} line {line}: every {kind} medium keeps port {old}, as heartbeat 3.0.6 reads the port once, at the first {kind} line"),
+                    format!("move `udpport {port}` above line {line} to use it for {kind} too (on every node at once)"),
+                );
+            }
         }
         self.udpport = port;
     }
 
     fn baud(&mut self, n: usize, rest: &str) {
-        if let Some(prev) = self.seen.get("baud").copied() {
+        if let Some(prev) = self.seen.get("baud").cloned() {
+            let prev = self.place(&prev);
             self.error_hint(
                 n,
-                format!("Baudrate multiply specified (first on line {prev})"),
+                format!("Baudrate multiply specified (first on {prev})"),
                 "keep one baud line",
             );
             return;
@@ -759,7 +887,6 @@ impl<'a> Reader<'a> {
     }
 
     fn ucast(&mut self, n: usize, rest: &str) {
-        self.note_udp_medium(n, "ucast");
         match words(rest).as_slice() {
             [iface, peer] => {
                 if !valid_iface(iface) {
@@ -773,7 +900,7 @@ impl<'a> Reader<'a> {
                     let m = Medium::Ucast {
                         iface: (*iface).to_owned(),
                         peer: (*peer).to_owned(),
-                        port: self.udpport,
+                        port: self.udp_port(n, true),
                     };
                     self.push_medium(n, m);
                 }
@@ -957,15 +1084,27 @@ impl<'a> Reader<'a> {
         self.p.apiauth.push(At::new(api, loc));
     }
 
-    fn pacemaker(&mut self, n: usize, rest: &str) {
-        if let Some(prev) = self.seen.get("pacemaker").copied() {
+    /// `crm` or `pacemaker` (one setting under two names), quoted as written.
+    fn pacemaker(&mut self, n: usize, directive: &str, rest: &str) {
+        if let Some(prev) = self
+            .seen
+            .get("pacemaker")
+            .or_else(|| self.seen.get("crm"))
+            .cloned()
+        {
+            let prev = self.place(&prev);
             self.error(
                 n,
-                format!("pacemaker/crm directive used multiple times! (first on line {prev})"),
+                format!("pacemaker/crm directive used multiple times! (first on {prev})"),
             );
             return;
         }
-        let Some(v) = self.one(n, "pacemaker", rest) else {
+        let name = if directive == "crm" {
+            "crm"
+        } else {
+            "pacemaker"
+        };
+        let Some(v) = self.one(n, name, rest) else {
             return;
         };
         if parse_bool(&v) == Some(false) {
@@ -977,11 +1116,11 @@ impl<'a> Reader<'a> {
         if known {
             self.not_supported(
                 n,
-                &format!("pacemaker {v} (CRM resource management)"),
+                &format!("{name} {v} (CRM resource management)"),
                 "this heartbeat manages the resource groups of haresources; write `crm off` or remove the line",
             );
         } else {
-            self.error(n, format!("pacemaker: {v:?} is not a valid value"));
+            self.error(n, format!("{name}: {v:?} is not a valid value"));
         }
     }
 

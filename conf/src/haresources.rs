@@ -10,7 +10,7 @@
 //! `#` starts a comment, a line ending in `\` continues on the next one, runs of
 //! blanks collapse. The first word is the preferred node; each resource is
 //! `script` or `script::arg1::arg2`; a word like `a.b.c.d...` is the IP
-//! shorthand for `IPaddr::IP[/BITS[/IFACE][/BROADCAST]]`.
+//! shorthand for `IPaddr::IP[/BITS[/IFACE[:LABEL]][/BROADCAST]]`.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
@@ -144,7 +144,7 @@ pub(crate) fn resource(text: &str) -> Result<Resource, (String, String)> {
         Some(ip_spec(arg).map_err(|why| {
             (
                 format!("resource {text:?}: {why}"),
-                "the address form is IP[/BITS[/IFACE][/BROADCAST]], e.g. 192.0.2.3/27/eth0/192.0.2.31".to_owned(),
+                "the address form is IP[/BITS[/IFACE[:LABEL]][/BROADCAST]], e.g. 192.0.2.3/27/eth0:1/192.0.2.31".to_owned(),
             )
         })?)
     } else {
@@ -158,32 +158,29 @@ pub(crate) fn resource(text: &str) -> Result<Resource, (String, String)> {
     })
 }
 
-/// `IP[/BITS[/IFACE][/BROADCAST]]`: a third part starting with a digit is the broadcast.
+/// `IP[/BITS[/IFACE[:LABEL]][/BROADCAST]]`, read as Debian's `IPaddr` and
+/// `IPaddr2` wrappers split it: a run of slashes counts as one
+/// (`10.0.30.15//8/eth0:10`), a third part starting with a digit is the
+/// broadcast, `BITS` may be a dotted-quad netmask (`255.255.255.0`, converted to
+/// its prefix as findif does), and `IFACE:LABEL` names the address label
+/// (`eth0:1`), which must fit in 15 characters as IPaddr2 requires.
 pub fn ip_spec(text: &str) -> Result<IpSpec, String> {
-    let parts: Vec<&str> = text.split('/').collect();
-    if parts.len() > 4 {
+    let (ip, rest) = text.split_once('/').unwrap_or((text, ""));
+    let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+    if parts.len() > 3 {
         return Err(format!("too many '/' parts in {text:?}"));
     }
-    let addr: Ipv4Addr = parts[0]
+    let addr: Ipv4Addr = ip
         .parse()
-        .map_err(|_| format!("{:?} is not a valid IPv4 address", parts[0]))?;
+        .map_err(|_| format!("{ip:?} is not a valid IPv4 address"))?;
     if addr.is_unspecified() || addr.is_broadcast() || addr.is_multicast() || addr.is_loopback() {
         return Err(format!("{addr} cannot be a service address"));
     }
-    let prefix = match parts.get(1) {
-        None => None,
-        Some(bits) => Some(
-            bits.parse::<u8>()
-                .ok()
-                .filter(|b| (1..=32).contains(b) && !bits.starts_with('+'))
-                .ok_or_else(|| {
-                    format!("bad cidr netmask {bits:?}: expected a prefix length from 1 to 32")
-                })?,
-        ),
-    };
+    let prefix = parts.first().map(|m| netmask(m)).transpose()?;
     let mut iface = None;
+    let mut label = None;
     let mut broadcast = None;
-    let rest = parts.get(2..).unwrap_or_default();
+    let rest = parts.get(1..).unwrap_or_default();
     for (i, part) in rest.iter().enumerate() {
         let is_last = i + 1 == rest.len();
         if part.starts_with(|c: char| c.is_ascii_digit()) && is_last {
@@ -191,12 +188,26 @@ pub fn ip_spec(text: &str) -> Result<IpSpec, String> {
                 part.parse::<Ipv4Addr>()
                     .map_err(|_| format!("bad broadcast address {part:?}"))?,
             );
-        } else if i == 0 && valid_iface(part) {
-            iface = Some((*part).to_owned());
-        } else {
+            continue;
+        }
+        let (name, tag) = match part.split_once(':') {
+            Some((name, tag)) => (name, Some(tag)),
+            None => (*part, None),
+        };
+        if i != 0 || !valid_iface(name) {
             return Err(format!(
-                "{part:?} is neither an interface name nor a broadcast address"
+                "{part:?} is neither an interface name (IFACE or IFACE:LABEL) nor a broadcast address"
             ));
+        }
+        iface = Some(name.to_owned());
+        // `eth0:` is the interface without a label, as IPaddr2 reads it.
+        if tag.is_some_and(|t| !t.is_empty()) {
+            if part.len() > MAX_LABEL {
+                return Err(format!(
+                    "address label {part:?} is longer than {MAX_LABEL} characters"
+                ));
+            }
+            label = Some((*part).to_owned());
         }
     }
     if let (Some(b), Some(p)) = (broadcast, prefix) {
@@ -209,8 +220,42 @@ pub fn ip_spec(text: &str) -> Result<IpSpec, String> {
         addr: IpAddr::V4(addr),
         prefix,
         iface,
+        label,
         broadcast,
     })
+}
+
+/// Longest address label the kernel keeps (IFNAMSIZ - 1), as IPaddr2 checks it.
+pub const MAX_LABEL: usize = 15;
+
+/// A prefix length (`24`) or a contiguous dotted-quad netmask (`255.255.255.0`).
+fn netmask(m: &str) -> Result<u8, String> {
+    if m.contains('.') {
+        let mask: Ipv4Addr = m.parse().map_err(|_| {
+            format!(
+                "bad netmask {m:?}: expected a prefix length from 1 to 32 or a dotted-quad netmask"
+            )
+        })?;
+        let bits = u32::from(mask);
+        let prefix = bits.leading_ones();
+        if bits.checked_shl(prefix).unwrap_or(0) != 0 {
+            return Err(format!(
+                "netmask {m} is not contiguous (its one bits must all come first, as in 255.255.255.0)"
+            ));
+        }
+        if prefix == 0 {
+            return Err(format!(
+                "netmask {m} is /0: a service address needs a prefix from 1 to 32"
+            ));
+        }
+        return Ok(u8::try_from(prefix).unwrap_or(32));
+    }
+    m.parse::<u8>()
+        .ok()
+        .filter(|b| (1..=32).contains(b) && !m.starts_with('+'))
+        .ok_or_else(|| {
+            format!("bad cidr netmask {m:?}: expected a prefix length from 1 to 32 or a dotted-quad netmask")
+        })
 }
 
 /// One service address in two groups would be brought up twice.
@@ -261,6 +306,66 @@ mod tests {
         );
         let spec = ip_spec("192.0.2.3/24/eth0").expect("iface");
         assert_eq!(spec.iface.as_deref(), Some("eth0"));
+    }
+
+    /// Issue 14, items 1-3: the tutorial forms of Debian's IPaddr/IPaddr2.
+    #[test]
+    fn labels_dotted_netmasks_and_runs_of_slashes_as_debian_reads_them() {
+        let spec = ip_spec("10.0.0.50/24/eth0:1").expect("label");
+        assert_eq!(
+            (spec.prefix, spec.iface.as_deref(), spec.label.as_deref()),
+            (Some(24), Some("eth0"), Some("eth0:1"))
+        );
+        let spec = ip_spec("192.168.0.100/24/ens33:0/192.168.0.255").expect("label and broadcast");
+        assert_eq!(
+            (spec.iface.as_deref(), spec.label.as_deref(), spec.broadcast),
+            (Some("ens33"), Some("ens33:0"), Some(v4("192.168.0.255")))
+        );
+        let spec = ip_spec("192.0.2.3/24/eth0:").expect("empty label");
+        assert_eq!((spec.iface.as_deref(), spec.label), (Some("eth0"), None));
+        assert_eq!(
+            ip_spec("192.168.88.140/255.255.255.0")
+                .expect("dotted")
+                .prefix,
+            Some(24)
+        );
+        assert_eq!(
+            ip_spec("192.0.2.3/255.255.255.255")
+                .expect("dotted /32")
+                .prefix,
+            Some(32)
+        );
+        assert_eq!(
+            ip_spec("192.0.2.3/128.0.0.0").expect("dotted /1").prefix,
+            Some(1)
+        );
+        let e = ip_spec("192.0.2.3/255.0.255.0").expect_err("non-contiguous");
+        assert!(
+            e.contains("255.0.255.0") && e.contains("not contiguous"),
+            "{e}"
+        );
+        assert!(ip_spec("192.0.2.3/0.0.0.0").is_err());
+        assert!(ip_spec("192.0.2.3/255.255.256.0").is_err());
+        let spec = ip_spec("10.0.30.15//8/eth0:10").expect("double slash");
+        assert_eq!(
+            (spec.prefix, spec.iface.as_deref(), spec.label.as_deref()),
+            (Some(8), Some("eth0"), Some("eth0:10"))
+        );
+        assert_eq!(
+            ip_spec("10.0.30.15/8//eth0//10.255.255.255/")
+                .expect("runs")
+                .broadcast,
+            Some(v4("10.255.255.255"))
+        );
+        assert_eq!(ip_spec("10.0.30.15/8/").expect("trailing").iface, None);
+        // As in the wrapper, the run after the address is skipped: the netmask
+        // comes first whatever the number of slashes.
+        assert!(ip_spec("192.0.2.3//eth0").is_err());
+        let e = ip_spec("192.0.2.3/24/enp0s31f6:vip123").expect_err("label too long");
+        assert!(
+            e.contains("\"enp0s31f6:vip123\"") && e.contains("15"),
+            "{e}"
+        );
     }
 
     #[test]

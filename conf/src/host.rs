@@ -74,6 +74,16 @@ impl HostCheck {
                 Medium::Bcast { iface, .. }
                 | Medium::Ucast { iface, .. }
                 | Medium::Mcast { iface, .. } => {
+                    if let Medium::Ucast { peer, .. } = &m.value {
+                        if let Err(e) = resolve_ucast(peer) {
+                            self.report(
+                                diags,
+                                &m.loc,
+                                e,
+                                format!("check the name (getent ahostsv4 {peer}) or write the peer's IPv4 address"),
+                            );
+                        }
+                    }
                     // By index, not /sys/class/net: /sys may show another network namespace.
                     if nix::net::if_::if_nametoindex(iface.as_str()).is_err() {
                         self.report(
@@ -83,6 +93,45 @@ impl HostCheck {
                             "check the name with `ip link`".into(),
                         );
                     }
+                }
+            }
+        }
+        for n in &p.ping_nodes {
+            if let Err(e) = resolve_ping_node(&n.value.name, &n.value.hosts) {
+                self.report(
+                    diags,
+                    &n.loc,
+                    e,
+                    "check the names (getent ahosts NAME) or write the addresses".into(),
+                );
+            }
+        }
+        for a in &p.apiauth {
+            for user in &a.value.uids {
+                if nix::unistd::User::from_name(user).ok().flatten().is_none() {
+                    self.report(
+                        diags,
+                        &a.loc,
+                        format!("apiauth {}: Invalid user id name [{user}]", a.value.client),
+                        format!("create the user, or name an existing one (getent passwd {user})"),
+                    );
+                }
+            }
+            for group in &a.value.gids {
+                if nix::unistd::Group::from_name(group)
+                    .ok()
+                    .flatten()
+                    .is_none()
+                {
+                    self.report(
+                        diags,
+                        &a.loc,
+                        format!(
+                            "apiauth {}: Invalid group id name [{group}]",
+                            a.value.client
+                        ),
+                        format!("create the group, or name an existing one (getent group {group})"),
+                    );
                 }
             }
         }
@@ -200,4 +249,48 @@ pub fn local_node_name(confdir: Option<&Path>) -> String {
             )
         })
         .to_ascii_lowercase()
+}
+
+/// A host's addresses: the address itself, or a name resolved now.
+fn lookup(what: &str, host: &str) -> Result<Vec<std::net::IpAddr>, String> {
+    use std::net::ToSocketAddrs as _;
+    if let Ok(a) = host.parse() {
+        return Ok(vec![a]);
+    }
+    (host, 0)
+        .to_socket_addrs()
+        .map(|it| it.map(|a| a.ip()).collect())
+        .map_err(|e| format!("{what}: cannot resolve hostname {host}: {e}"))
+}
+
+/// A ucast peer: its first IPv4 address. The same function serves the
+/// check (here) and the daemon's start, so they cannot disagree.
+pub fn resolve_ucast(peer: &str) -> Result<std::net::Ipv4Addr, String> {
+    lookup("ucast", peer)?
+        .into_iter()
+        .find_map(|a| match a {
+            std::net::IpAddr::V4(v4) => Some(v4),
+            std::net::IpAddr::V6(_) => None,
+        })
+        .ok_or_else(|| format!("ucast: {peer} has no IPv4 address"))
+}
+
+/// A ping node's hosts (one for `ping`, several for `ping_group`), each
+/// at its first address, all of one family.
+pub fn resolve_ping_node(name: &str, hosts: &[String]) -> Result<Vec<std::net::IpAddr>, String> {
+    let addrs = hosts
+        .iter()
+        .map(|h| {
+            lookup("ping", h)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| format!("ping: {h} has no address"))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    if addrs.iter().any(|a| a.is_ipv4() != addrs[0].is_ipv4()) {
+        return Err(format!(
+            "ping_group {name}: its hosts mix IPv4 and IPv6 addresses; use one family per group"
+        ));
+    }
+    Ok(addrs)
 }

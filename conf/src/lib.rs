@@ -7,7 +7,8 @@
 //!
 //! # Layout
 //! * [`diag`]: locations, diagnostics and the refusal error.
-//! * `hacf`, `haresources`, `authkeys`: line parsers for the three files.
+//! * `hacf`, `haresources`, `authkeys`: line parsers for the three files
+//!   (`hacf` also reads `ha-ext.cf`, our own directives beside ha.cf).
 //! * [`toml_form`]: the TOML front end and the writer used by `convert-config`.
 //! * `partial`: values as written, then 3.0.6's defaults and cross-checks.
 //! * [`host`]: checks against the machine (node name, devices, users, scripts).
@@ -32,6 +33,7 @@ use std::path::{Path, PathBuf};
 
 pub use authkeys::check_mode as check_authkeys_mode;
 pub use diag::{ConfigError, Diagnostic, Severity};
+pub use hacf::EXT_FILE;
 pub use haresources::ip_spec;
 pub use host::HostCheck;
 pub use model::Config;
@@ -66,7 +68,8 @@ pub fn load(path: &Path, host: &HostCheck) -> Result<Loaded, ConfigError> {
     }
 }
 
-/// Loads `ha.cf`, `haresources` and `authkeys` from a directory.
+/// Loads `ha.cf`, `haresources` and `authkeys` from a directory, and
+/// `ha-ext.cf` (our own directives, which 3.0.6 never reads) if there is one.
 pub fn load_dir(dir: &Path, host: &HostCheck) -> Result<Loaded, ConfigError> {
     let read = |name: &str, what: &str| {
         let path = dir.join(name);
@@ -85,12 +88,28 @@ pub fn load_dir(dir: &Path, host: &HostCheck) -> Result<Loaded, ConfigError> {
     let keys_path = dir.join("authkeys");
     check_authkeys_mode(&keys_path)?;
     let (keys_path, keys_text) = read("authkeys", "keyfile")?;
+    let ext_path = dir.join(hacf::EXT_FILE);
+    let ext = match std::fs::read_to_string(&ext_path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(ConfigError::file(
+                &ext_path,
+                format!("Cannot read {}: {e}", ext_path.display()),
+                Some(format!(
+                    "{} is optional: fix its mode or remove it",
+                    hacf::EXT_FILE
+                )),
+            ))
+        }
+    };
     from_texts(
         [
             (&hacf_path, &hacf_text),
             (&hares_path, &hares_text),
             (&keys_path, &keys_text),
         ],
+        ext.as_deref().map(|t| (ext_path.as_path(), t)),
         dir,
         host,
     )
@@ -113,6 +132,7 @@ pub fn parse_texts(
             (Path::new("haresources"), haresources),
             (Path::new("authkeys"), authkeys),
         ],
+        None,
         Path::new("."),
         host,
     )
@@ -122,12 +142,13 @@ pub fn parse_texts(
 /// haresources, authkeys.
 fn from_texts(
     [(hacf_path, hacf_text), (hares_path, hares_text), (keys_path, keys_text)]: [(&Path, &str); 3],
+    ext: Option<(&Path, &str)>,
     confdir: &Path,
     host: &HostCheck,
 ) -> Result<Loaded, ConfigError> {
     let mut diags = Diagnostics::default();
     let mut p = Partial::default();
-    hacf::parse(hacf_path, hacf_text, &mut p, &mut diags);
+    hacf::parse(hacf_path, hacf_text, ext, &mut p, &mut diags);
     p.resources = haresources::parse(hares_path, hares_text, &mut diags);
     p.authkeys = authkeys::parse(keys_path, keys_text, &mut diags);
     finish(p, confdir, host, diags)

@@ -324,15 +324,19 @@ pub struct Resource {
     pub ip: Option<IpSpec>,
 }
 
-/// `IP[/BITS[/IFACE][/BROADCAST]]` (spec §8.1, §9).
+/// `IP[/BITS[/IFACE[:LABEL]][/BROADCAST]]` (spec §8.1, §9).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpSpec {
     /// The service address.
     pub addr: IpAddr,
-    /// Prefix length; `None` = take it from the route.
+    /// Prefix length; `None` = take it from the route. A dotted-quad
+    /// netmask is converted, as Debian's findif does.
     pub prefix: Option<u8>,
     /// Interface; `None` = take it from the route.
     pub iface: Option<String>,
+    /// The address label as written (`eth0:1` of `.../eth0:1`), used as is
+    /// (as IPaddr2 does); `None` = the first free `IFACE:N`.
+    pub label: Option<String>,
     /// Broadcast; `None` = highest address of the subnet.
     pub broadcast: Option<Ipv4Addr>,
 }

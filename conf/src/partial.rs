@@ -61,6 +61,12 @@ pub(crate) struct Partial {
     pub metrics_listen: Option<std::net::SocketAddr>,
     pub resources: Vec<ResourceGroup>,
     pub authkeys: Option<KeyTable>,
+    /// `use_logd on|off`: with off and no log destination, 3.0.6 refuses to start.
+    pub use_logd: Option<At<bool>>,
+    /// Directives with a refused line: no later check builds on them.
+    pub refused: Vec<String>,
+    /// Directives read without error (for warnings given once).
+    pub directives_seen: Vec<String>,
     /// The main configuration file, for diagnostics about the whole configuration.
     pub main_loc: Option<Loc>,
     /// ha.cf only: the recorded directives' values as written, the last one
@@ -97,7 +103,9 @@ impl Partial {
                 None => return,
             },
         };
-        if auto_failback == AutoFailback::Legacy {
+        // A refused auto_failback line has its own error.
+        let refused = self.refused.iter().any(|r| r == "auto_failback");
+        if auto_failback == AutoFailback::Legacy && !refused {
             let at = self
                 .auto_failback
                 .as_ref()
@@ -133,7 +141,9 @@ impl Partial {
         let timing = self.timing(&main, diags);
 
         let comm_media = self.media.len();
-        if comm_media == 0 {
+        let refused = |names: &[&str]| self.refused.iter().any(|r| names.contains(&r.as_str()));
+        // A refused media or node line has its own error: no follow-on one.
+        if comm_media == 0 && !refused(crate::hacf::MEDIA_DIRECTIVES) {
             diags.error_hint(
                 &main,
                 "No heartbeat media defined",
@@ -143,7 +153,7 @@ impl Partial {
         if comm_media + self.ping_nodes.len() > MAX_MEDIA {
             diags.error(&main, format!("Too many media specified (> {MAX_MEDIA})"));
         }
-        if self.nodes.is_empty() {
+        if self.nodes.is_empty() && !refused(&["node", "autojoin"]) {
             diags.error_hint(
                 &main,
                 "no nodes defined",
@@ -200,8 +210,9 @@ impl Partial {
                 "haresources failover (local and foreign groups, as in heartbeat 3.0.6) is defined for two nodes: split the cluster into pairs, or leave haresources empty for membership only",
             );
         }
+        let nodes_refused = refused(&["node", "autojoin"]);
         for group in &self.resources {
-            if !nodes.contains(&group.node) {
+            if !nodes.contains(&group.node) && !nodes_refused {
                 diags.error_hint(
                     &group.loc,
                     format!("node {} is not a `node` in ha.cf", group.node),
@@ -241,7 +252,15 @@ impl Partial {
         };
         if logging.logfile.is_none() && logging.debugfile.is_none() && logging.logfacility.is_none()
         {
-            logging.logfile = Some(PathBuf::from(DEFAULT_LOGFILE));
+            match &self.use_logd {
+                // 3.0.6's check_logd_usage: nowhere to log at all.
+                Some(u) if !u.value => diags.error_hint(
+                    &u.loc,
+                    "No log entry found in ha.cf and use_logd is set to off",
+                    "name where to log: `logfile /var/log/ha-log`, `debugfile /var/log/ha-debug` or `logfacility local0` (heartbeat 3.0.6 refuses this file too)",
+                ),
+                _ => logging.logfile = Some(PathBuf::from(DEFAULT_LOGFILE)),
+            }
         }
 
         let script_timeout = match &self.script_timeout {
@@ -319,17 +338,21 @@ impl Partial {
 
     /// Timing defaults and checks, exactly as `init_config` orders them.
     fn timing(&self, main: &Loc, diags: &mut Diagnostics) -> Option<Timing> {
+        // A refused time has its own error: no cross-check uses a value in its place.
+        let bad = |name: &str| self.refused.iter().any(|r| r == name);
         let get = |v: &Option<At<Duration>>| v.as_ref().map(|a| (a.value, a.loc.clone()));
         let (keepalive, k_loc) =
             get(&self.keepalive).unwrap_or((Duration::from_millis(1000), main.clone()));
         let (deadtime, d_loc) =
             get(&self.deadtime).unwrap_or((Duration::from_millis(30_000), main.clone()));
-        let mut ok = true;
+        let mut ok = !["keepalive", "deadtime", "warntime", "initdead", "deadping"]
+            .iter()
+            .any(|n| bad(n));
         if keepalive.is_zero() {
             diags.error(&k_loc, "keepalive must be greater than 0");
             ok = false;
         }
-        if deadtime <= keepalive * 2 {
+        if deadtime <= keepalive * 2 && !bad("keepalive") && !bad("deadtime") {
             let loc = if self.deadtime.is_some() {
                 &d_loc
             } else {
@@ -354,7 +377,7 @@ impl Partial {
                 if w.is_zero() {
                     diags.error(&loc, "warntime must be greater than 0");
                     ok = false;
-                } else if w >= deadtime {
+                } else if w >= deadtime && !bad("deadtime") {
                     diags.warn_hint(
                         &loc,
                         format!("warntime {} is not less than deadtime {}: no late-heartbeat warning can come before a death", t(w), t(deadtime)),
@@ -369,7 +392,7 @@ impl Partial {
         };
         let initdead = match get(&self.initdead) {
             Some((i, loc)) => {
-                if i < deadtime {
+                if i < deadtime && !bad("deadtime") {
                     diags.error_hint(
                         &loc,
                         format!(
@@ -377,7 +400,7 @@ impl Partial {
                             t(i),
                             t(deadtime)
                         ),
-                        "initdead should be at least twice deadtime, and at least 10 seconds",
+                        "initdead must be at least deadtime (and should be at least 10 seconds, for slow network start-up)",
                     );
                     ok = false;
                 } else if i < Duration::from_secs(10) {
@@ -395,7 +418,7 @@ impl Partial {
         };
         let deadping = match get(&self.deadping) {
             Some((p, loc)) => {
-                if p <= keepalive * 2 {
+                if p <= keepalive * 2 && !bad("keepalive") {
                     diags.error_hint(
                         &loc,
                         format!(

@@ -88,10 +88,15 @@ struct File {
 enum MediumT {
     Bcast {
         interface: String,
+        /// The port, when it is not `udpport` (a ha.cf `udpport` after a
+        /// bcast line leaves the bcast media on the earlier port).
+        port: Option<i64>,
     },
     Ucast {
         interface: String,
         peer: String,
+        /// As for bcast.
+        port: Option<i64>,
     },
     Mcast {
         interface: String,
@@ -317,11 +322,29 @@ pub(crate) fn parse(
     l.int("hopfudge", &f.hopfudge);
     l.string("watchdog", &f.watchdog);
     l.string("auto_failback", &f.auto_failback);
+    // Media lines whose port is their own, set after they are read.
+    let mut own_ports: Vec<(usize, u16)> = Vec::new();
     for m in &f.media {
         let line = l.line_of(m.span());
+        if let MediumT::Bcast {
+            port: Some(port), ..
+        }
+        | MediumT::Ucast {
+            port: Some(port), ..
+        } = m.get_ref()
+        {
+            match u16::try_from(*port).ok().filter(|p| *p > 0) {
+                Some(p) => own_ports.push((line, p)),
+                None => l
+                    .bad
+                    .push((line, format!("port = {port}: not a port from 1 to 65535"))),
+            }
+        }
         let (directive, words): (&'static str, Vec<String>) = match m.get_ref() {
-            MediumT::Bcast { interface } => ("bcast", vec![interface.clone()]),
-            MediumT::Ucast { interface, peer } => ("ucast", vec![interface.clone(), peer.clone()]),
+            MediumT::Bcast { interface, .. } => ("bcast", vec![interface.clone()]),
+            MediumT::Ucast {
+                interface, peer, ..
+            } => ("ucast", vec![interface.clone(), peer.clone()]),
             MediumT::Mcast {
                 interface,
                 group,
@@ -451,6 +474,13 @@ pub(crate) fn parse(
         diags.error(&Loc::new(&file, line), msg);
     }
     hacf::apply(path, &l.out, &mut p, diags);
+    for m in &mut p.media {
+        if let Some((_, own)) = own_ports.iter().find(|(line, _)| *line == m.loc.line) {
+            if let Medium::Bcast { port, .. } | Medium::Ucast { port, .. } = &mut m.value {
+                *port = *own;
+            }
+        }
+    }
 
     let mut hares = String::new();
     let mut hares_lines = Vec::new();
@@ -572,21 +602,27 @@ pub fn write(c: &Config, redact_keys: bool) -> String {
     if let Some(p) = c.realtime.rtprio {
         let _ = writeln!(o, "rtprio = {p}");
     }
-    let _ = writeln!(o, "coredumps = {}", c.coredumps.enabled);
+    // Settings without effect (each draws a warning when read): written
+    // only when they are not 3.0.6's defaults, so that a converted
+    // configuration keeps what its ha.cf said and no more.
+    if !c.coredumps.enabled {
+        let _ = writeln!(o, "coredumps = false");
+    }
     if let Some(r) = &c.coredumps.coreroot {
         let _ = writeln!(o, "coreroot = {}", q(&r.display().to_string()));
     }
-    let _ = writeln!(o, "memreserve = {}", c.memreserve_kib);
-    let _ = writeln!(
-        o,
-        "compression = {}",
-        q(match c.compression.algorithm {
-            Compression::Zlib => "zlib",
-            Compression::Bz2 => "bz2",
-        })
-    );
-    let _ = writeln!(o, "compression_threshold = {}", c.compression.threshold_kib);
-    let _ = writeln!(o, "traditional_compression = {}", c.compression.traditional);
+    if c.memreserve_kib != 6500 {
+        let _ = writeln!(o, "memreserve = {}", c.memreserve_kib);
+    }
+    if c.compression.algorithm != Compression::Zlib {
+        let _ = writeln!(o, "compression = \"bz2\"");
+    }
+    if c.compression.threshold_kib != 2 {
+        let _ = writeln!(o, "compression_threshold = {}", c.compression.threshold_kib);
+    }
+    if c.compression.traditional {
+        let _ = writeln!(o, "traditional_compression = true");
+    }
     let _ = writeln!(
         o,
         "max_rexmit_delay = {}",
@@ -623,13 +659,20 @@ pub fn write(c: &Config, redact_keys: bool) -> String {
     );
     let _ = writeln!(o, "syslogmsgfmt = {}", lg.syslogmsgfmt);
     let _ = writeln!(o, "debug = {}", lg.debug);
-    let _ = writeln!(o, "log_badpack = {}", lg.log_badpack);
+    if !lg.log_badpack {
+        let _ = writeln!(o, "log_badpack = false");
+    }
 
     for m in &c.media {
         let _ = writeln!(o, "\n[[media]]");
+        // A port other than udpport's (the first bcast or ucast medium's).
+        let own = |p: &u16| match port {
+            Some(first) if first != *p => format!("\nport = {p}"),
+            _ => String::new(),
+        };
         let _ = match m {
-            Medium::Bcast { iface, .. } => writeln!(o, "type = \"bcast\"\ninterface = {}", q(iface)),
-            Medium::Ucast { iface, peer, .. } => writeln!(o, "type = \"ucast\"\ninterface = {}\npeer = {}", q(iface), q(peer)),
+            Medium::Bcast { iface, port: p } => writeln!(o, "type = \"bcast\"\ninterface = {}{}", q(iface), own(p)),
+            Medium::Ucast { iface, peer, port: p } => writeln!(o, "type = \"ucast\"\ninterface = {}\npeer = {}{}", q(iface), q(peer), own(p)),
             Medium::Mcast {
                 iface,
                 group,

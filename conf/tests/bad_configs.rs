@@ -35,6 +35,8 @@ enum F {
     HaRes,
     Keys,
     Toml,
+    /// `ha-ext.cf`, beside the base files.
+    Ext,
 }
 
 struct Case {
@@ -88,10 +90,6 @@ fn cases() -> Vec<Case> {
         case("warntime zero", HaCf, "warntime 0ms\nbcast eth1\nnode n1 n2\n", 1, "warntime must be greater than 0"),
         case("deadping too small", HaCf, "keepalive 1\ndeadtime 10\ndeadping 2\nbcast eth1\nnode n1 n2\n", 3,
             "Ping dead time [2s] is too small compared to keepalive [1s]"),
-        case("udpport after bcast", HaCf, "keepalive 1\ndeadtime 10\nbcast eth1\nudpport 695\nnode n1 n2\n", 4,
-            "udpport setting must precede media statements (bcast on line 3)"),
-        case("udpport after ucast", HaCf, "ucast eth1 192.0.2.2\nudpport 7000\nnode n1 n2\n", 2,
-            "udpport setting must precede media statements (ucast on line 1)"),
         case("udpport zero", HaCf, "udpport 0\nbcast eth1\nnode n1 n2\n", 1, "udpport: \"0\" is not a number from 1 to 65535"),
         case("udpport too large", HaCf, "udpport 70000\nbcast eth1\nnode n1 n2\n", 1, "udpport: \"70000\" is not a number from 1 to 65535"),
         case("unsupported baud", HaCf, "baud 12345\nserial /dev/ttyS0\nnode n1 n2\n", 1, "invalid baudrate [12345] specified"),
@@ -118,10 +116,14 @@ fn cases() -> Vec<Case> {
         case("auto_failback value", HaCf, "auto_failback maybe\nbcast eth1\nnode n1 n2\n", 1, "auto_failback: \"maybe\" is not one of on, off, legacy"),
         case("hopfudge out of range", HaCf, "hopfudge 256\nbcast eth1\nnode n1 n2\n", 1, "hopfudge: \"256\" is not a number from 0 to 255"),
         case("unknown log facility", HaCf, "logfacility bogus\nbcast eth1\nnode n1 n2\n", 1, "Log facility(bogus) not valid"),
-        case("pacemaker", HaCf, "crm on\nbcast eth1\nnode n1 n2\n", 1, "pacemaker on (CRM resource management) is not supported"),
+        case("pacemaker", HaCf, "crm on\nbcast eth1\nnode n1 n2\n", 1, "crm on (CRM resource management) is not supported"),
+        case("pacemaker as written", HaCf, "pacemaker respawn\nbcast eth1\nnode n1 n2\n", 1, "pacemaker respawn (CRM resource management) is not supported"),
+        case("our directive in ha-ext.cf only", Ext, "keepalive 2\n", 1, "keepalive is a heartbeat 3.0.6 directive: it belongs in ha.cf, not in ha-ext.cf"),
+        case("unknown directive in ha-ext.cf", Ext, "metrics_listen 127.0.0.1:9100\nscript_timout 30\n", 2, "Illegal directive [script_timout] in ha-ext.cf"),
+        case("bad value in ha-ext.cf", Ext, "script_timeout 0\n", 1, "script_timeout must be greater than 0"),
         case("stonith", HaCf, "stonith baytech /etc/ha.d/conf/stonith.baytech\nbcast eth1\nnode n1 n2\n", 1,
             "stonith (STONITH devices) is not supported"),
-        case("logging daemon", HaCf, "use_logd yes\nbcast eth1\nnode n1 n2\n", 1, "use_logd on (the logging daemon) is not supported"),
+        case("use_logd off and nowhere to log", HaCf, "use_logd off\nbcast eth1\nnode n1 n2\n", 1, "No log entry found in ha.cf and use_logd is set to off"),
         case("IPv6 unicast medium", HaCf, "ucast6 eth1 2001:db8::2\nnode n1 n2\n", 1, "the ucast6 medium is not supported"),
         case("respawn relative path", HaCf, "bcast eth1\nnode n1 n2\nrespawn hacluster ipfail\n", 3,
             "Client child command [ipfail] is not full pathname"),
@@ -165,7 +167,7 @@ fn cases() -> Vec<Case> {
         case("haresources node missing from ha.cf", HaRes, "n3 192.0.2.10 svc\n", 1, "node n3 is not a `node` in ha.cf"),
         case("malformed IP", HaRes, "n1 192.0.2.300 svc\n", 1, "resource \"192.0.2.300\": \"192.0.2.300\" is not a valid IPv4 address"),
         case("bad cidr", HaRes, "n1 192.0.2.10/33 svc\n", 1,
-            "resource \"192.0.2.10/33\": bad cidr netmask \"33\": expected a prefix length from 1 to 32"),
+            "resource \"192.0.2.10/33\": bad cidr netmask \"33\": expected a prefix length from 1 to 32 or a dotted-quad netmask"),
         case("broadcast outside the subnet", HaRes, "n1 192.0.2.10/27/192.0.2.200 svc\n", 1,
             "resource \"192.0.2.10/27/192.0.2.200\": broadcast 192.0.2.200 is outside 192.0.2.10/27"),
         case("line with a node and no resources", HaRes, "# comment\nn1\n", 2, "node n1 has no resources on its line"),
@@ -191,11 +193,10 @@ fn cases() -> Vec<Case> {
         case("key number out of range", Keys, "auth 1\n1 sha1 abcdefgh12345678\n16 sha1 abcdefgh12345678\n", 3, "Invalid authnum [16]"),
         case("unknown method", Keys, "auth 1\n1 sha256 abcdefgh12345678\n", 2, "Invalid authtype [sha256]"),
         case("upper-case method", Keys, "auth 1\n1 SHA1 abcdefgh12345678\n", 2, "Invalid authtype [SHA1]"),
-        case("duplicate key number", Keys, "auth 1\n1 sha1 abcdefgh12345678\n1 md5 abcdefgh12345678\n", 3,
-            "key 1 is defined twice (first on line 2)"),
-        case("auth twice", Keys, "auth 1\nauth 2\n1 sha1 abcdefgh12345678\n2 crc\n", 2, "auth is given twice (first on line 1)"),
+        case("auth with a word for a number", Keys, "auth one\n1 sha1 abcdefgh12345678\n", 1, "Invalid auth line [auth one]"),
+        case("comment after the key number, then a crc key", Keys, "auth 1 # the crc key\n1 crc # trusted\n", 2, "Auth method [crc] doesn't use a key"),
         case("auth without number", Keys, "auth\n1 sha1 abcdefgh12345678\n", 1, "Invalid auth line [auth]"),
-        case("key with blanks", Keys, "auth 1\n1 sha1 two words\n", 2, "key 1 (sha1): unexpected \"words\" after the key"),
+        case("key line without a method", Keys, "auth 1\n1\n", 2, "Auth line [1] is invalid"),
         // the TOML form
         case("toml time without unit", Toml, "nodes = [\"n1\", \"n2\"]\nkeepalive = \"2\"\n[[media]]\ntype = \"bcast\"\ninterface = \"eth1\"\n[auth]\nsend = 1\nkeys = [{ slot = 1, method = \"crc\" }]\n", 2,
             "keepalive = \"2\": give a unit, e.g. \"2s\" or \"2ms\""),
@@ -256,6 +257,9 @@ fn first_error(c: &Case) -> Option<(String, usize, String)> {
                 };
                 write(&dir.path().join(name), text);
             }
+            if let F::Ext = c.file {
+                write(&dir.path().join("ha-ext.cf"), c.text);
+            }
             hb_conf::load_dir(dir.path(), &host)
         }
     };
@@ -306,6 +310,7 @@ fn every_bad_configuration_is_refused_with_its_exact_error_and_line() {
             F::HaRes => "haresources",
             F::Keys => "authkeys",
             F::Toml => "cluster.toml",
+            F::Ext => "ha-ext.cf",
         };
         let expected = Some((file.to_owned(), c.line, c.message.to_owned()));
         let got = first_error(c);

@@ -327,6 +327,56 @@ fn authkeys_order_3_0_6_refuses_is_accepted_with_a_warning() {
     );
 }
 
+/// Issue 14, item 4: 3.0.6 reads `auth %d` and `%d%s%s`; what follows is
+/// ignored, and so it is here, with a warning naming it. A repeated key number
+/// or `auth` line wins as in 3.0.6.
+#[test]
+fn authkeys_comments_after_values_are_ignored_with_a_warning_naming_them() {
+    let (_d, r) = load_with(
+        BASE,
+        HARES,
+        "auth 2 # or 3 md5\n2 sha1 1a2b3c4d5e6f   #key id\n3 md5 two words\n",
+        &HostCheck::default(),
+    );
+    let l = r.expect("accepted, as 3.0.6 accepts it");
+    assert_eq!(l.config.authkeys.slots().count(), 2);
+    let w = warnings(&l);
+    for expected in [
+        "1: ignored \"# or 3 md5\" after the value, as heartbeat 3.0.6 ignores it",
+        "2: ignored \"#key id\" after the value, as heartbeat 3.0.6 ignores it",
+        "3: ignored \"words\" after the value, as heartbeat 3.0.6 ignores it",
+    ] {
+        assert!(w.iter().any(|x| x == expected), "{expected:?} not in {w:?}");
+    }
+    assert!(!w.iter().any(|x| x.contains("Missing auth")), "{w:?}");
+
+    // Repeats: the last key line of a number wins; a key line read while
+    // `auth` names it is the one sent with.
+    let (_d, r) = load_with(
+        BASE,
+        HARES,
+        "auth 1\n1 sha1 abcdefgh12345678\nauth 2\n2 md5 abcdefgh12345678\n2 sha1 zyxwvuts87654321\n",
+        &HostCheck::default(),
+    );
+    let l = r.expect("accepted");
+    let w = warnings(&l);
+    assert!(
+        w.iter()
+            .any(|x| x.starts_with("3: auth is given again (`auth 1` on line 1)")),
+        "{w:?}"
+    );
+    assert!(
+        w.iter()
+            .any(|x| x.starts_with("5: key 2 is defined again (first on line 4); this line wins")),
+        "{w:?}"
+    );
+    assert_eq!(l.config.authkeys.send_slot(), 2);
+    assert!(
+        matches!(l.config.authkeys.send_method(), hb_core::auth::AuthMethod::Sha1 { key } if key == b"zyxwvuts87654321"),
+        "the last line of key 2 is sent with"
+    );
+}
+
 #[test]
 fn short_keys_warn() {
     let (_d, r) = load_with(
@@ -449,5 +499,224 @@ fn a_resource_script_that_is_not_executable_is_named_wherever_it_is() {
             "Resource script {} is not a regular file",
             script.display()
         ))
+    );
+}
+
+/// Issue 14, item 5: `use_logd yes|on` is accepted with one warning; the log
+/// goes where ha.cf says (the default file when it names nothing).
+#[test]
+fn use_logd_on_is_accepted_with_one_warning() {
+    for value in ["yes", "on"] {
+        let l = load(&format!("use_logd {value}\n{BASE}"));
+        let w = warnings(&l);
+        let about: Vec<_> = w.iter().filter(|x| x.contains("use_logd")).collect();
+        assert_eq!(about.len(), 1, "{w:?}");
+        assert!(
+            about[0].starts_with(&format!(
+                "1: use_logd {value}: there is no separate logging daemon here"
+            )),
+            "{about:?}"
+        );
+        assert_eq!(
+            l.config.logging.logfile.as_deref(),
+            Some(std::path::Path::new("/var/log/ha-log"))
+        );
+    }
+    let l = load(&format!("use_logd yes\nlogfacility local0\n{BASE}"));
+    assert_eq!(l.config.logging.logfile, None, "syslog as configured");
+    assert_eq!(l.config.logging.logfacility.as_deref(), Some("local0"));
+}
+
+/// Issue 14, item 6: `udpport` after a medium does not reach that medium type
+/// (3.0.6's plugins read the port once, at their first line): it keeps the
+/// earlier port, and a warning names both lines. Other medium types still get it.
+#[test]
+fn udpport_after_a_medium_keeps_the_earlier_port_for_that_medium() {
+    let l = load(
+        "bcast eth1\nudpport 7000\nucast eth2 192.0.2.2\nbcast eth3\nnode n1 n2\nauto_failback on\n",
+    );
+    let ports: Vec<(String, u16)> = l
+        .config
+        .media
+        .iter()
+        .filter_map(|m| match m {
+            Medium::Bcast { iface, port } | Medium::Ucast { iface, port, .. } => {
+                Some((iface.clone(), *port))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ports,
+        vec![
+            ("eth1".to_owned(), 694),
+            ("eth2".to_owned(), 7000),
+            ("eth3".to_owned(), 694)
+        ]
+    );
+    let w = warnings(&l);
+    assert!(
+        w.iter().any(|x| x.starts_with(
+            "2: `udpport 7000` comes after the bcast line 1: every bcast medium keeps port 694"
+        )),
+        "{w:?}"
+    );
+    // convert-config keeps each medium's port: the TOML form reads back the same.
+    let toml = hb_conf::toml_form::write(&l.config, false);
+    let back = hb_conf::parse_toml_text(&toml, &HostCheck::default())
+        .unwrap_or_else(|e| panic!("{e}\n{toml}"));
+    assert!(back.config.same_settings(&l.config), "{toml}");
+    assert!(toml.contains("port = 7000"), "{toml}");
+    // The seed's ha.cf repeats the default after the media: silent.
+    let l = load("bcast eth1\nudpport 694\nnode n1 n2\nauto_failback on\n");
+    assert!(!warnings(&l).iter().any(|x| x.contains("udpport")));
+}
+
+/// Issue 14, item 9: no follow-on error built on a refused line, and no
+/// refused value reused by a later check.
+#[test]
+fn no_follow_on_errors_after_a_refused_line() {
+    let errors = |hacf: &str| -> Vec<String> {
+        let (_d, r) = load_with(hacf, HARES, KEYS, &HostCheck::default());
+        r.expect_err("refused")
+            .errors()
+            .map(|d| format!("{}: {}", d.loc.line, d.message))
+            .collect()
+    };
+    assert_eq!(
+        errors("mcast eth1 192.0.2.1 694 1 0\nnode n1 n2\nauto_failback on\n"),
+        vec!["1: mcast [eth1] bad addr [192.0.2.1]"]
+    );
+    assert_eq!(
+        errors("autojoin any\nbcast eth1\nauto_failback on\n"),
+        vec!["1: autojoin any is not supported"]
+    );
+    assert_eq!(
+        errors("deadtime 30s\ninitdead 20\nbcast eth1\nnode n1 n2\nauto_failback on\n"),
+        vec![
+            "1: deadtime: bad time value \"30s\": unknown time unit \"s\" (use ms, msec, us, usec, or none for seconds)"
+        ]
+    );
+    // The initdead hint states the rule.
+    let (_d, r) = load_with(
+        "deadtime 30\ninitdead 20\nbcast eth1\nnode n1 n2\nauto_failback on\n",
+        HARES,
+        KEYS,
+        &HostCheck::default(),
+    );
+    let e = r.expect_err("refused");
+    let d = e.errors().next().expect("an error");
+    assert_eq!(
+        d.message,
+        "Initial dead time [20s] is smaller than deadtime [30s]"
+    );
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("initdead must be at least deadtime (and should be at least 10 seconds, for slow network start-up)")
+    );
+}
+
+/// Issue 14, item 15: directives 3.0.6 acts on and we do not say so, once each.
+#[test]
+fn directives_without_effect_warn_once_each() {
+    let l = load(&format!(
+        "coredumps true\ncoreroot /var/lib/heartbeat/cores\nmemreserve 6500\ncompression bz2\ncompression_threshold 2\ntraditional_compression off\nlog_badpack false\nlog_badpack true\n{BASE}"
+    ));
+    let w = warnings(&l);
+    for d in [
+        "coredumps",
+        "coreroot",
+        "memreserve",
+        "compression",
+        "compression_threshold",
+        "traditional_compression",
+        "log_badpack",
+    ] {
+        let n = w
+            .iter()
+            .filter(|x| {
+                x.contains(&format!(
+                    " {d} is accepted for heartbeat 3.0.6 compatibility but has no effect here"
+                ))
+            })
+            .count();
+        assert_eq!(n, 1, "{d}: {w:?}");
+    }
+    // convert-config keeps what ha.cf said: a configuration without these
+    // directives becomes a TOML file without them (and without warnings).
+    let plain = load(BASE);
+    let toml = hb_conf::toml_form::write(&plain.config, false);
+    let back = hb_conf::parse_toml_text(&toml, &HostCheck::default()).expect("reads back");
+    assert!(back.config.same_settings(&plain.config));
+    assert!(
+        !back
+            .warnings
+            .iter()
+            .any(|d| d.message.contains("has no effect")),
+        "{:?}",
+        back.warnings
+    );
+    let toml = hb_conf::toml_form::write(&l.config, false);
+    let back = hb_conf::parse_toml_text(&toml, &HostCheck::default()).expect("reads back");
+    assert!(back.config.same_settings(&l.config), "{toml}");
+}
+
+/// `ha-ext.cf`: our own directives beside a ha.cf shared with 3.0.6 nodes,
+/// read after it; a setting in both draws a warning and ha-ext.cf wins.
+#[test]
+fn ha_ext_cf_holds_our_own_directives() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in [
+        ("ha.cf", format!("{BASE}script_timeout 60\n")),
+        ("haresources", HARES.to_owned()),
+        ("authkeys", KEYS.to_owned()),
+        (
+            "ha-ext.cf",
+            "# ours\nmetrics_listen 127.0.0.1:9100\nscript_timeout 30\n".to_owned(),
+        ),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let l = hb_conf::load_dir(dir.path(), &HostCheck::default()).expect("accepted");
+    assert_eq!(l.config.script_timeout, Duration::from_secs(30));
+    assert_eq!(
+        l.config.metrics_listen,
+        Some("127.0.0.1:9100".parse().expect("addr"))
+    );
+    let w: Vec<String> = l.warnings.iter().map(ToString::to_string).collect();
+    let ha_cf = dir.path().join("ha.cf");
+    assert!(
+        w.iter().any(|x| x.ends_with(&format!(
+            "ha-ext.cf:3: warning: script_timeout is set again (first set on {}:4); this line wins\n  hint: remove one of the two lines",
+            ha_cf.display()
+        ))),
+        "{w:?}"
+    );
+}
+
+/// Issue 14, item 9: `crm` is quoted as written, twice is refused as in
+/// 3.0.6 whichever name; a refused auto_failback draws no ipfail follow-on.
+#[test]
+fn crm_is_quoted_as_written_and_a_refused_auto_failback_has_no_follow_on() {
+    let errors = |hacf: &str| -> Vec<String> {
+        let (_d, r) = load_with(hacf, HARES, KEYS, &HostCheck::default());
+        r.expect_err("refused")
+            .errors()
+            .map(|d| format!("{}: {}", d.loc.line, d.message))
+            .collect()
+    };
+    assert_eq!(
+        errors(&format!("crm yes\n{BASE}")),
+        vec!["1: crm yes (CRM resource management) is not supported"]
+    );
+    assert_eq!(
+        errors(&format!("crm off\npacemaker off\n{BASE}")),
+        vec!["2: pacemaker/crm directive used multiple times! (first on line 1)"]
+    );
+    assert_eq!(
+        errors("bcast eth1\nnode n1 n2\nauto_failback maybe\nipfail on\nping 192.0.2.1\n"),
+        vec!["3: auto_failback: \"maybe\" is not one of on, off, legacy"]
     );
 }

@@ -185,6 +185,10 @@ pub struct Plan {
     /// Labels are `LABEL_BASE:N`; the interface name unless changed with
     /// [`Plan::with_label_base`].
     pub label_base: String,
+    /// The label haresources gave (`eth0:1` of `IPaddr::IP/24/eth0:1`):
+    /// used as is, as IPaddr2 uses it, instead of the first free
+    /// `LABEL_BASE:N`.
+    pub label: Option<String>,
     /// The route used, if one was needed.
     pub route: Option<ChosenRoute>,
 }
@@ -286,7 +290,8 @@ impl IpAddrAgent {
         Ok(plan)
     }
 
-    /// Adds the address as `LABEL_BASE:N` (the first free N), brings the
+    /// Adds the address as `LABEL_BASE:N` (the first free N), or with the
+    /// label haresources gave (`eth0:1`), brings the
     /// interface up if it is down (as IPaddr2 does), and announces it with
     /// gratuitous ARP: the first request/reply pair before returning, the
     /// rest in a background task.
@@ -312,7 +317,10 @@ impl IpAddrAgent {
                 (label, false)
             }
             None => {
-                let label = free_label(&addrs, link.index, &plan.label_base);
+                let label = match &plan.label {
+                    Some(given) => given.clone(),
+                    None => free_label(&addrs, link.index, &plan.label_base),
+                };
                 check_label(addr, &label)?;
                 info!(self.log, "Adding inet address {}/{} with broadcast address {} to device {} (label {})",
                     addr, plan.prefix, plan.broadcast.map_or("none".to_owned(), |b| b.to_string()),
@@ -549,13 +557,17 @@ fn resolve(
         broadcast: spec.broadcast.or_else(|| findif::broadcast(addr, prefix)),
         iface: link.name.clone(),
         label_base: link.name.clone(),
+        label: spec.label.clone(),
         route: route.filter(|_| route_used).map(|r| ChosenRoute {
             network: findif::network(r.dest, r.prefix),
             prefix: r.prefix,
             metric: r.metric,
         }),
     };
-    check_label(addr, &label(&plan.label_base, 0))?;
+    match &plan.label {
+        Some(given) => check_label(addr, given)?,
+        None => check_label(addr, &label(&plan.label_base, 0))?,
+    }
     Ok(plan)
 }
 
@@ -609,6 +621,7 @@ mod tests {
             addr: parts.next().unwrap().parse().unwrap(),
             prefix: None,
             iface: None,
+            label: None,
             broadcast: None,
         };
         for part in parts {
