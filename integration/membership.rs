@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::harness::{real, Cluster, Node, SerialPair, Spawned, Topology};
+use crate::harness::{real, wait_until, Cluster, Node, SerialPair, Spawned, Topology};
 
 const BIN: &str = env!("CARGO_BIN_EXE_heartbeat");
 const LOG: &str = "/var/log/ha-log";
@@ -357,4 +357,89 @@ fn mixed_cluster_runs_clean_for_five_minutes() {
     let acks = lines_with(n2, real::LOG, &["all clients are now paused"]);
     assert!(acks.is_empty(), "{acks:?}");
     eprintln!("mixed cluster ran {secs} s without a complaint on either side");
+}
+
+/// What our log must not say about a peer that left gracefully (issue 14, item 12).
+const DEATH: [&str; 6] = [
+    "is dead",
+    "dead.",
+    "Late heartbeat",
+    "gave up resources",
+    "CRIT",
+    "status active",
+];
+
+/// `cl_status nodestatus n2` through our binary: its output and exit code.
+fn nodestatus(node: &Node, peer: &str) -> (String, Option<i32>) {
+    let out = node.exec(&[BIN, "cl-status", "nodestatus", peer]);
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code(),
+    )
+}
+
+/// Lines of our log after byte `from` that mention any of `words`.
+fn lines_from(node: &Node, from: usize, words: &[&str]) -> Vec<String> {
+    let log = std::fs::read(node.path(LOG)).unwrap_or_default();
+    String::from_utf8_lossy(log.get(from..).unwrap_or_default())
+        .lines()
+        .filter(|l| words.iter().any(|w| l.contains(w)))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Issue 14, item 12: a 3.0.6 peer leaves with `heartbeat -k`. We log its
+/// shutdown notice once, and it is dead in `cl_status` at once; whatever of
+/// it was still in flight neither brings it back as active nor, a dead time
+/// later, kills it again (no link death, no node death, no late heartbeat).
+/// Then it starts again, and is back.
+#[test]
+fn a_306_peer_leaving_with_heartbeat_k_is_gone_at_once_and_for_good() {
+    let cluster = Cluster::new(&["n1", "n2"], Topology::private());
+    let (n1, n2) = (cluster.node("n1"), cluster.node("n2"));
+    for node in [n1, n2] {
+        install(node, &real::basic_ha_cf(&["n1", "n2"]), &keys("sha1"));
+    }
+    real::start(n2);
+    let _ours = start_ours(n1);
+    n1.wait_for_log(LOG, "Status update for node n2: status active", SLOW);
+    real::wait_settled(n2, SLOW);
+
+    let from = n1.log_len(LOG);
+    real::stop(n2);
+    n1.wait_for_log_from(LOG, from, &["Received shutdown notice from 'n2'."], SOON);
+    assert_eq!(nodestatus(n1, "n2"), ("dead\n".to_owned(), Some(1)));
+
+    // Watch for three dead times (deadtime 5 s) after the notice: 3.0.6
+    // stopped sending about a second after it; the old failure came at one
+    // dead time. The check fails at the first wrong line.
+    let until = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < until {
+        let wrong = lines_from(n1, from, &DEATH);
+        assert!(
+            wrong.is_empty(),
+            "after n2's notice we said:\n{}",
+            wrong.join("\n")
+        );
+        assert_eq!(nodestatus(n1, "n2"), ("dead\n".to_owned(), Some(1)));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let notices = lines_from(n1, from, &["Received shutdown notice"]);
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+
+    // A real restart (a new generation) brings it back.
+    real::start(n2);
+    n1.wait_for_log_from(LOG, from, &["Heartbeat restart on node n2"], SLOW);
+    n1.wait_for_log_from(
+        LOG,
+        from,
+        &["Status update for node n2: status active"],
+        SLOW,
+    );
+    wait_until("n2 active in cl_status", SOON, || {
+        (nodestatus(n1, "n2") == ("active\n".to_owned(), Some(0))).then_some(())
+    });
+    let wrong = lines_from(n1, from, &["is dead", "dead.", "Late heartbeat", "CRIT"]);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    real::stop(n2);
 }
