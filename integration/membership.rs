@@ -443,3 +443,97 @@ fn a_306_peer_leaving_with_heartbeat_k_is_gone_at_once_and_for_good() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     real::stop(n2);
 }
+
+/// A membership-only ha.cf for three of our nodes.
+fn three_ha_cf() -> String {
+    "logfile /var/log/ha-log\nkeepalive 200ms\nwarntime 500ms\ndeadtime 1\ninitdead 10\n\
+     bcast eth1\nauto_failback on\nnode n1 n2 n3\n"
+        .to_owned()
+}
+
+/// Waits until `node`'s resource protocol has settled (`cl_status rscstatus`
+/// is no longer `transition`).
+fn settled(node: &Node) {
+    wait_until(
+        &format!("{}'s resource protocol to settle", node.name()),
+        SLOW,
+        || {
+            let out = node.exec(&[BIN, "cl-status", "rscstatus"]);
+            let said = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            (out.status.success() && !said.is_empty() && said != "transition").then_some(())
+        },
+    );
+}
+
+/// Issue 14, item 13: three of our nodes, membership only (an empty
+/// haresources). They start, one crashes and returns, one stops gracefully
+/// and returns; after each step every node's resource protocol settles. No
+/// node logs a word about resource groups (there are none): no CRIT, no
+/// ERROR, no standby, no partition.
+#[test]
+fn three_nodes_membership_only_say_nothing_about_resource_groups() {
+    let names = ["n1", "n2", "n3"];
+    let cluster = Cluster::new(&names, Topology::private());
+    let nodes: Vec<&Node> = names.iter().map(|n| cluster.node(n)).collect();
+    for node in &nodes {
+        install(node, &three_ha_cf(), &keys("sha1"));
+    }
+    let mut daemons: Vec<Spawned> = nodes.iter().map(|n| start_ours(n)).collect();
+    for (node, me) in nodes.iter().zip(names) {
+        for peer in names.iter().filter(|p| **p != me) {
+            node.wait_for_log(
+                LOG,
+                &format!("Status update for node {peer}: status active"),
+                SLOW,
+            );
+        }
+    }
+    nodes.iter().for_each(|n| settled(n));
+
+    // n3 crashes and comes back.
+    let from = nodes[0].log_len(LOG);
+    kill_ours(nodes[2]);
+    nodes[0].wait_for_log_from(LOG, from, &["node n3: is dead"], SOON);
+    daemons[2] = start_ours(nodes[2]);
+    for node in &nodes[..2] {
+        node.wait_for_log_from(LOG, 0, &["Heartbeat restart on node n3"], SOON);
+    }
+    nodes[0].wait_for_log_from(
+        LOG,
+        from,
+        &["Status update for node n3: status active"],
+        SOON,
+    );
+    nodes.iter().for_each(|n| settled(n));
+
+    // n2 stops gracefully and comes back.
+    let from = nodes[0].log_len(LOG);
+    nodes[1].signal(Signal::SIGTERM, |p| {
+        p.exe.ends_with("heartbeat") && p.cmdline.contains(" run")
+    });
+    nodes[0].wait_for_log_from(LOG, from, &["Received shutdown notice from 'n2'."], SOON);
+    let _ = daemons[1].wait_exit(SOON);
+    daemons[1] = start_ours(nodes[1]);
+    nodes[0].wait_for_log_from(
+        LOG,
+        from,
+        &["Status update for node n2: status active"],
+        SOON,
+    );
+    nodes[2].wait_for_log_from(LOG, 0, &["Heartbeat restart on node n2"], SOON);
+    nodes.iter().for_each(|n| settled(n));
+
+    for node in &nodes {
+        let wrong = lines_with(
+            node,
+            LOG,
+            &["resource groups", "standby", "partition", "CRIT", "ERROR"],
+        );
+        assert!(
+            wrong.is_empty(),
+            "{} spoke of resource groups:\n{}",
+            node.name(),
+            wrong.join("\n")
+        );
+    }
+}

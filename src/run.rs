@@ -471,6 +471,9 @@ fn run_with(
                 let (spec, table, log) = (spec.clone(), ctx.address().recipient(), log2.clone());
                 ping_links.push(Supervisor::start(move |_| PingLink::new(spec, table, &log)));
             }
+            let nice = NiceFailback::new(auto_failback).named(me);
+            // Membership only: the protocol answers peers and says nothing.
+            let nice = if groups.is_empty() { nice.without_groups() } else { nice };
             let rm = ResourceManager::new(me, groups, dirs, ctx.address().recipient(), &decisions)
                 .with_script_timeout(config.script_timeout)
                 .with_metrics(metrics2.clone())
@@ -480,7 +483,7 @@ fn run_with(
             rm.do_send(hb_actors::resource_mgr::ReleaseLeftovers);
             let table = NodeTable::new(core, keys.clone(), outs, inner_auth, &decisions)
                 .with_resources(
-                    NiceFailback::new(auto_failback).named(me),
+                    nice,
                     rm.clone().recipient(),
                     rm.recipient(),
                 )
