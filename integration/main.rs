@@ -4,6 +4,7 @@
 
 mod cli;
 mod daemon;
+mod debian_host;
 mod demo;
 mod explain;
 mod failover;

@@ -371,6 +371,9 @@ fn run_with(
         confdir: confdir_of(opts.config),
         init_dir: std::path::PathBuf::from("/etc/init.d"),
     };
+    for line in hb_conf::host::ip_runner_lines(config, Some(&dirs.confdir)) {
+        info!(log, "{line}"; "kind" => "ip_runner");
+    }
     let groups = config.resources.clone();
     let sock_path = opts.run_dir.join("heartbeat.sock");
     let control = hb_actors::control::bind(&sock_path)
@@ -476,6 +479,7 @@ fn run_with(
             let nice = if groups.is_empty() { nice.without_groups() } else { nice };
             let rm = ResourceManager::new(me, groups, dirs, ctx.address().recipient(), &decisions)
                 .with_script_timeout(config.script_timeout)
+                .with_ipaddr_scripts(config.ipaddr_scripts)
                 .with_metrics(metrics2.clone())
                 .start();
             // First job, before anything the protocol asks: nothing of ours may

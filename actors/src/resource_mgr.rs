@@ -79,6 +79,9 @@ pub struct ResourceManager {
     /// Longest a resource script may run before its process group is killed
     /// (`script_timeout`).
     script_timeout: Duration,
+    /// `ipaddr_scripts`: service addresses run resource.d's `IPaddr`/`IPaddr2`
+    /// when present, instead of the built-in address.
+    ipaddr_scripts: bool,
     /// Acquisition and script times, for the Prometheus endpoint.
     metrics: crate::metrics::Metrics,
     log: Logger,
@@ -91,6 +94,7 @@ struct OpEnv {
     me: String,
     ip: IpAddrAgent,
     script_timeout: Duration,
+    ipaddr_scripts: bool,
     metrics: crate::metrics::Metrics,
     log: Logger,
 }
@@ -114,6 +118,7 @@ impl ResourceManager {
             busy: false,
             ip: IpAddrAgent::new(log),
             script_timeout: hb_conf::model::DEFAULT_SCRIPT_TIMEOUT,
+            ipaddr_scripts: false,
             metrics: crate::metrics::Metrics::default(),
             log: log.new(slog::o!("actor" => "resource_mgr")),
         }
@@ -122,6 +127,13 @@ impl ResourceManager {
     /// Sets how long a resource script may run (`script_timeout`).
     pub fn with_script_timeout(mut self, timeout: Duration) -> ResourceManager {
         self.script_timeout = timeout;
+        self
+    }
+
+    /// Service addresses run resource.d's `IPaddr`/`IPaddr2` scripts when
+    /// present (`ipaddr_scripts on`); by default they run built in.
+    pub fn with_ipaddr_scripts(mut self, on: bool) -> ResourceManager {
+        self.ipaddr_scripts = on;
         self
     }
 
@@ -149,6 +161,7 @@ impl ResourceManager {
             me: self.me.clone(),
             ip: self.ip.clone(),
             script_timeout: self.script_timeout,
+            ipaddr_scripts: self.ipaddr_scripts,
             metrics: self.metrics.clone(),
             log: self.log.clone(),
         }
@@ -196,7 +209,7 @@ impl ResourceManager {
         let env = self.for_task();
         let fut = async move {
             for r in groups.iter().flat_map(|g| &g.resources) {
-                if let Some(spec) = r.ip.as_ref().filter(|_| builtin(r, &env.dirs)) {
+                if let Some(spec) = r.ip.as_ref().filter(|_| builtin(r, &env)) {
                     info!(env.log, "Announcing {} again", spec.addr;
                         "kind" => "reannounce", "addr" => spec.addr.to_string());
                     builtin_ip(spec, Op::Start, &env.ip, &env.log).await;
@@ -325,12 +338,12 @@ async fn run_group(
 
 /// One operation on one resource (see [`Outcome`]: for `status`, `Ok` means
 /// running). A script that outlives the timeout is `TimedOut`. A service address (`IPaddr`/`IPaddr2`, or the bare
-/// address) uses the built-in resource unless `resource.d` holds an executable
-/// script of that name, which then runs as 3.0.6 would run it; anything else is a
-/// script from `resource.d`, then `init.d`.
+/// address) uses the built-in resource, unless `ipaddr_scripts` is on and
+/// `resource.d` holds an executable script of that name, which then runs as 3.0.6
+/// would run it; anything else is a script from `resource.d`, then `init.d`.
 async fn run_op(r: &Resource, op: Op, env: &OpEnv) -> Outcome {
     let (dirs, log) = (&env.dirs, &env.log);
-    if let Some(spec) = r.ip.as_ref().filter(|_| builtin(r, dirs)) {
+    if let Some(spec) = r.ip.as_ref().filter(|_| builtin(r, env)) {
         let started = actix::clock::Instant::now();
         let ok = builtin_ip(spec, op, &env.ip, log).await;
         let took = started.elapsed();
@@ -394,16 +407,13 @@ fn op_word(op: Op) -> &'static str {
     }
 }
 
-/// Whether a service address runs built in: no `IPaddr`/`IPaddr2` script of its
-/// name in `resource.d`.
-fn builtin(r: &Resource, dirs: &ScriptDirs) -> bool {
+/// Whether a service address runs built in (see [`hb_conf::host::ip_runner`]).
+fn builtin(r: &Resource, env: &OpEnv) -> bool {
     r.ip.is_some()
-        && hb_conf::host::script_path(
-            Some(&dirs.confdir),
-            std::path::Path::new("/nonexistent"),
-            &r.script,
+        && matches!(
+            hb_conf::host::ip_runner(env.ipaddr_scripts, Some(&env.dirs.confdir), &r.script),
+            hb_conf::host::IpRunner::BuiltIn { .. }
         )
-        .is_none()
 }
 
 /// The built-in service-address resource.

@@ -49,7 +49,12 @@ const FACILITY_LOCAL7: &str = "local7";
 
 /// Directives of ours that 3.0.6 does not know (it refuses them as illegal): a
 /// ha.cf shared with 3.0.6 nodes must not use them.
-const EXTENSIONS: &[&str] = &["script_timeout", "ipfail", "metrics_listen"];
+const EXTENSIONS: &[&str] = &[
+    "script_timeout",
+    "ipfail",
+    "metrics_listen",
+    "ipaddr_scripts",
+];
 
 /// Every directive name 3.0.6 accepts (for "did you mean" hints).
 const KNOWN: &[&str] = &[
@@ -506,6 +511,7 @@ impl<'a> Reader<'a> {
                 self.p.ipfail = self.boolean(n, "ipfail", rest).map(|b| At::new(b, loc));
             }
             "metrics_listen" => self.metrics_listen(n, rest),
+            "ipaddr_scripts" => self.p.ipaddr_scripts = self.boolean(n, "ipaddr_scripts", rest),
             "log_badpack" => self.p.log_badpack = self.boolean(n, "log_badpack", rest),
             "syslogmsgfmt" => self.p.syslogmsgfmt = self.boolean(n, "syslogmsgfmt", rest),
             "coredumps" => self.p.coredumps = self.boolean(n, "coredumps", rest),
