@@ -5,6 +5,7 @@
 mod cli;
 mod conf_diff;
 mod daemon;
+mod debian_host;
 mod demo;
 mod explain;
 mod failover;

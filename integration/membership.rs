@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::harness::{real, Cluster, Node, SerialPair, Spawned, Topology};
+use crate::harness::{real, wait_until, Cluster, Node, SerialPair, Spawned, Topology};
 
 const BIN: &str = env!("CARGO_BIN_EXE_heartbeat");
 const LOG: &str = "/var/log/ha-log";
@@ -357,4 +357,183 @@ fn mixed_cluster_runs_clean_for_five_minutes() {
     let acks = lines_with(n2, real::LOG, &["all clients are now paused"]);
     assert!(acks.is_empty(), "{acks:?}");
     eprintln!("mixed cluster ran {secs} s without a complaint on either side");
+}
+
+/// What our log must not say about a peer that left gracefully (issue 14, item 12).
+const DEATH: [&str; 6] = [
+    "is dead",
+    "dead.",
+    "Late heartbeat",
+    "gave up resources",
+    "CRIT",
+    "status active",
+];
+
+/// `cl_status nodestatus n2` through our binary: its output and exit code.
+fn nodestatus(node: &Node, peer: &str) -> (String, Option<i32>) {
+    let out = node.exec(&[BIN, "cl-status", "nodestatus", peer]);
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code(),
+    )
+}
+
+/// Lines of our log after byte `from` that mention any of `words`.
+fn lines_from(node: &Node, from: usize, words: &[&str]) -> Vec<String> {
+    let log = std::fs::read(node.path(LOG)).unwrap_or_default();
+    String::from_utf8_lossy(log.get(from..).unwrap_or_default())
+        .lines()
+        .filter(|l| words.iter().any(|w| l.contains(w)))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Issue 14, item 12: a 3.0.6 peer leaves with `heartbeat -k`. We log its
+/// shutdown notice once, and it is dead in `cl_status` at once; whatever of
+/// it was still in flight neither brings it back as active nor, a dead time
+/// later, kills it again (no link death, no node death, no late heartbeat).
+/// Then it starts again, and is back.
+#[test]
+fn a_306_peer_leaving_with_heartbeat_k_is_gone_at_once_and_for_good() {
+    let cluster = Cluster::new(&["n1", "n2"], Topology::private());
+    let (n1, n2) = (cluster.node("n1"), cluster.node("n2"));
+    for node in [n1, n2] {
+        install(node, &real::basic_ha_cf(&["n1", "n2"]), &keys("sha1"));
+    }
+    real::start(n2);
+    let _ours = start_ours(n1);
+    n1.wait_for_log(LOG, "Status update for node n2: status active", SLOW);
+    real::wait_settled(n2, SLOW);
+
+    let from = n1.log_len(LOG);
+    real::stop(n2);
+    n1.wait_for_log_from(LOG, from, &["Received shutdown notice from 'n2'."], SOON);
+    assert_eq!(nodestatus(n1, "n2"), ("dead\n".to_owned(), Some(1)));
+
+    // Watch for three dead times (deadtime 5 s) after the notice: 3.0.6
+    // stopped sending about a second after it; the old failure came at one
+    // dead time. The check fails at the first wrong line.
+    let until = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < until {
+        let wrong = lines_from(n1, from, &DEATH);
+        assert!(
+            wrong.is_empty(),
+            "after n2's notice we said:\n{}",
+            wrong.join("\n")
+        );
+        assert_eq!(nodestatus(n1, "n2"), ("dead\n".to_owned(), Some(1)));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let notices = lines_from(n1, from, &["Received shutdown notice"]);
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+
+    // A real restart (a new generation) brings it back.
+    real::start(n2);
+    n1.wait_for_log_from(LOG, from, &["Heartbeat restart on node n2"], SLOW);
+    n1.wait_for_log_from(
+        LOG,
+        from,
+        &["Status update for node n2: status active"],
+        SLOW,
+    );
+    wait_until("n2 active in cl_status", SOON, || {
+        (nodestatus(n1, "n2") == ("active\n".to_owned(), Some(0))).then_some(())
+    });
+    let wrong = lines_from(n1, from, &["is dead", "dead.", "Late heartbeat", "CRIT"]);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    real::stop(n2);
+}
+
+/// A membership-only ha.cf for three of our nodes.
+fn three_ha_cf() -> String {
+    "logfile /var/log/ha-log\nkeepalive 200ms\nwarntime 500ms\ndeadtime 1\ninitdead 10\n\
+     bcast eth1\nauto_failback on\nnode n1 n2 n3\n"
+        .to_owned()
+}
+
+/// Waits until `node`'s resource protocol has settled (`cl_status rscstatus`
+/// is no longer `transition`).
+fn settled(node: &Node) {
+    wait_until(
+        &format!("{}'s resource protocol to settle", node.name()),
+        SLOW,
+        || {
+            let out = node.exec(&[BIN, "cl-status", "rscstatus"]);
+            let said = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            (out.status.success() && !said.is_empty() && said != "transition").then_some(())
+        },
+    );
+}
+
+/// Issue 14, item 13: three of our nodes, membership only (an empty
+/// haresources). They start, one crashes and returns, one stops gracefully
+/// and returns; after each step every node's resource protocol settles. No
+/// node logs a word about resource groups (there are none): no CRIT, no
+/// ERROR, no standby, no partition.
+#[test]
+fn three_nodes_membership_only_say_nothing_about_resource_groups() {
+    let names = ["n1", "n2", "n3"];
+    let cluster = Cluster::new(&names, Topology::private());
+    let nodes: Vec<&Node> = names.iter().map(|n| cluster.node(n)).collect();
+    for node in &nodes {
+        install(node, &three_ha_cf(), &keys("sha1"));
+    }
+    let mut daemons: Vec<Spawned> = nodes.iter().map(|n| start_ours(n)).collect();
+    for (node, me) in nodes.iter().zip(names) {
+        for peer in names.iter().filter(|p| **p != me) {
+            node.wait_for_log(
+                LOG,
+                &format!("Status update for node {peer}: status active"),
+                SLOW,
+            );
+        }
+    }
+    nodes.iter().for_each(|n| settled(n));
+
+    // n3 crashes and comes back.
+    let from = nodes[0].log_len(LOG);
+    kill_ours(nodes[2]);
+    nodes[0].wait_for_log_from(LOG, from, &["node n3: is dead"], SOON);
+    daemons[2] = start_ours(nodes[2]);
+    for node in &nodes[..2] {
+        node.wait_for_log_from(LOG, 0, &["Heartbeat restart on node n3"], SOON);
+    }
+    nodes[0].wait_for_log_from(
+        LOG,
+        from,
+        &["Status update for node n3: status active"],
+        SOON,
+    );
+    nodes.iter().for_each(|n| settled(n));
+
+    // n2 stops gracefully and comes back.
+    let from = nodes[0].log_len(LOG);
+    nodes[1].signal(Signal::SIGTERM, |p| {
+        p.exe.ends_with("heartbeat") && p.cmdline.contains(" run")
+    });
+    nodes[0].wait_for_log_from(LOG, from, &["Received shutdown notice from 'n2'."], SOON);
+    let _ = daemons[1].wait_exit(SOON);
+    daemons[1] = start_ours(nodes[1]);
+    nodes[0].wait_for_log_from(
+        LOG,
+        from,
+        &["Status update for node n2: status active"],
+        SOON,
+    );
+    nodes[2].wait_for_log_from(LOG, 0, &["Heartbeat restart on node n2"], SOON);
+    nodes.iter().for_each(|n| settled(n));
+
+    for node in &nodes {
+        let wrong = lines_with(
+            node,
+            LOG,
+            &["resource groups", "standby", "partition", "CRIT", "ERROR"],
+        );
+        assert!(
+            wrong.is_empty(),
+            "{} spoke of resource groups:\n{}",
+            node.name(),
+            wrong.join("\n")
+        );
+    }
 }

@@ -134,6 +134,9 @@ fn check_config(
             if !quiet {
                 print!("{}", hb_conf::toml_form::write(&loaded.config, true));
             }
+            for line in hb_conf::host::ip_runner_lines(&loaded.config, Some(&loaded.confdir)) {
+                eprintln!("{line}");
+            }
             eprintln!(
                 "configuration OK: {} node(s), {} medium/media, {} resource group(s){}",
                 loaded.config.nodes.len(),

@@ -86,6 +86,10 @@ pub fn plan(running: &Config, new: &Config) -> Plan {
         "metrics_listen",
         running.metrics_listen != new.metrics_listen,
     );
+    later(
+        "ipaddr_scripts",
+        running.ipaddr_scripts != new.ipaddr_scripts,
+    );
     later("haresources", running.resources != new.resources);
     p
 }

@@ -374,6 +374,9 @@ fn run_with(
         confdir: confdir_of(opts.config),
         init_dir: std::path::PathBuf::from("/etc/init.d"),
     };
+    for line in hb_conf::host::ip_runner_lines(config, Some(&dirs.confdir)) {
+        info!(log, "{line}"; "kind" => "ip_runner");
+    }
     let groups = config.resources.clone();
     let sock_path = opts.run_dir.join("heartbeat.sock");
     let control = hb_actors::control::bind(&sock_path)
@@ -474,8 +477,12 @@ fn run_with(
                 let (spec, table, log) = (spec.clone(), ctx.address().recipient(), log2.clone());
                 ping_links.push(Supervisor::start(move |_| PingLink::new(spec, table, &log)));
             }
+            let nice = NiceFailback::new(auto_failback).named(me);
+            // Membership only: the protocol answers peers and says nothing.
+            let nice = if groups.is_empty() { nice.without_groups() } else { nice };
             let rm = ResourceManager::new(me, groups, dirs, ctx.address().recipient(), &decisions)
                 .with_script_timeout(config.script_timeout)
+                .with_ipaddr_scripts(config.ipaddr_scripts)
                 .with_metrics(metrics2.clone())
                 .start();
             // First job, before anything the protocol asks: nothing of ours may
@@ -483,7 +490,7 @@ fn run_with(
             rm.do_send(hb_actors::resource_mgr::ReleaseLeftovers);
             let table = NodeTable::new(core, keys.clone(), outs, inner_auth, &decisions)
                 .with_resources(
-                    NiceFailback::new(auto_failback).named(me),
+                    nice,
                     rm.clone().recipient(),
                     rm.recipient(),
                 )

@@ -263,6 +263,7 @@ impl NodeTable {
                     DropReason::UnknownNode => "unknown_node",
                     DropReason::Replay => "replay",
                     DropReason::Duplicate => "duplicate",
+                    DropReason::Departed => "departed",
                 };
                 self.metrics.dropped(label);
                 return;

@@ -1,6 +1,15 @@
 //! The resource manager: runs the acquisitions and releases the node table asks
-//! for, one job at a time, group by group in haresources order, each group step by
-//! step as [`GroupRun`] says. It decides nothing about *who* holds what.
+//! for, each group step by step as [`GroupRun`] says. It decides nothing about
+//! *who* holds what.
+//!
+//! Groups are independent unless they share a resource (the same resource as
+//! written, or the same service address): such groups form a *chain*, whose
+//! groups run one after another in haresources order. Every chain has its own
+//! queue of work and runs it in order, so a slow script (a `status` at start
+//! that takes seconds, Debian's `Delay`) delays only its own chain; the other
+//! chains' checks and acquisitions go on meanwhile. A job of the node table is
+//! reported done ([`GroupsDone`]) once every chain has done its part, and jobs
+//! are reported in the order they came.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -48,11 +57,74 @@ pub struct Reannounce {
     pub set: Hold,
 }
 
+/// One chain's part of a job.
 #[derive(Debug, Clone, Copy)]
-enum Job {
-    Run(RunGroups),
+enum Work {
+    /// Its groups of the node table's job `id`.
+    Run {
+        id: u64,
+        acquire: bool,
+        set: Hold,
+    },
     Leftovers,
     Reannounce(Hold),
+}
+
+/// Groups that share a resource, in haresources order, and the work waiting for them.
+struct Chain {
+    groups: Vec<ResourceGroup>,
+    /// Waiting work, in the order it came; bounded by the protocol (a handful at a time).
+    queue: VecDeque<Work>,
+    /// A piece of work runs (its future is spawned on the actor).
+    busy: bool,
+}
+
+/// A job of the node table that some chain has not finished yet.
+struct Pending {
+    id: u64,
+    /// Chains still at work on it.
+    left: usize,
+    ok: bool,
+}
+
+/// Splits the groups into chains: two groups that share a resource (as
+/// written, or a service address) are in the same chain. Each chain keeps
+/// haresources order; chains are ordered by their first group.
+fn chains_of(groups: &[ResourceGroup]) -> Vec<Vec<ResourceGroup>> {
+    let shares = |a: &ResourceGroup, b: &ResourceGroup| {
+        a.resources.iter().any(|x| {
+            b.resources.iter().any(|y| {
+                x.text == y.text || matches!((&x.ip, &y.ip), (Some(p), Some(q)) if p.addr == q.addr)
+            })
+        })
+    };
+    // Union-find over group indices, by the smallest index of each chain.
+    let mut root: Vec<usize> = (0..groups.len()).collect();
+    fn find(root: &mut [usize], i: usize) -> usize {
+        let mut r = i;
+        while root[r] != r {
+            r = root[r];
+        }
+        root[i] = r;
+        r
+    }
+    for i in 0..groups.len() {
+        for j in i + 1..groups.len() {
+            if shares(&groups[i], &groups[j]) {
+                let (a, b) = (find(&mut root, i), find(&mut root, j));
+                root[a.max(b)] = a.min(b);
+            }
+        }
+    }
+    let mut chains: Vec<(usize, Vec<ResourceGroup>)> = Vec::new();
+    for (i, g) in groups.iter().enumerate() {
+        let r = find(&mut root, i);
+        match chains.iter_mut().find(|(k, _)| *k == r) {
+            Some((_, c)) => c.push(g.clone()),
+            None => chains.push((r, vec![g.clone()])),
+        }
+    }
+    chains.into_iter().map(|(_, c)| c).collect()
 }
 
 /// Where resource scripts are found.
@@ -67,18 +139,22 @@ pub struct ScriptDirs {
 /// The resource manager actor.
 pub struct ResourceManager {
     me: String,
-    groups: Vec<ResourceGroup>,
+    /// The groups, by chain (see the module documentation).
+    chains: Vec<Chain>,
     dirs: ScriptDirs,
     /// Where finished jobs are reported (the node table).
     table: Recipient<GroupsDone>,
-    /// Jobs waiting; bounded by the protocol (a handful at a time).
-    queue: VecDeque<Job>,
-    busy: bool,
+    /// The node table's jobs not yet reported, in the order they came.
+    pending: VecDeque<Pending>,
+    next_id: u64,
     /// The built-in service-address resource (it keeps the running ARP announcements).
     ip: IpAddrAgent,
     /// Longest a resource script may run before its process group is killed
     /// (`script_timeout`).
     script_timeout: Duration,
+    /// `ipaddr_scripts`: service addresses run resource.d's `IPaddr`/`IPaddr2`
+    /// when present, instead of the built-in address.
+    ipaddr_scripts: bool,
     /// Acquisition and script times, for the Prometheus endpoint.
     metrics: crate::metrics::Metrics,
     log: Logger,
@@ -91,6 +167,7 @@ struct OpEnv {
     me: String,
     ip: IpAddrAgent,
     script_timeout: Duration,
+    ipaddr_scripts: bool,
     metrics: crate::metrics::Metrics,
     log: Logger,
 }
@@ -105,15 +182,24 @@ impl ResourceManager {
         table: Recipient<GroupsDone>,
         log: &Logger,
     ) -> ResourceManager {
+        let chains = chains_of(&groups)
+            .into_iter()
+            .map(|groups| Chain {
+                groups,
+                queue: VecDeque::new(),
+                busy: false,
+            })
+            .collect();
         ResourceManager {
             me: me.to_owned(),
-            groups,
+            chains,
             dirs,
             table,
-            queue: VecDeque::new(),
-            busy: false,
+            pending: VecDeque::new(),
+            next_id: 0,
             ip: IpAddrAgent::new(log),
             script_timeout: hb_conf::model::DEFAULT_SCRIPT_TIMEOUT,
+            ipaddr_scripts: false,
             metrics: crate::metrics::Metrics::default(),
             log: log.new(slog::o!("actor" => "resource_mgr")),
         }
@@ -125,14 +211,23 @@ impl ResourceManager {
         self
     }
 
+    /// Service addresses run resource.d's `IPaddr`/`IPaddr2` scripts when
+    /// present (`ipaddr_scripts on`); by default they run built in.
+    pub fn with_ipaddr_scripts(mut self, on: bool) -> ResourceManager {
+        self.ipaddr_scripts = on;
+        self
+    }
+
     /// Where acquisition and script times go (`metrics_listen`).
     pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> ResourceManager {
         self.metrics = metrics;
         self
     }
 
-    fn selected(&self, set: Hold) -> Vec<ResourceGroup> {
-        self.groups
+    /// The groups of chain `c` in `set`.
+    fn selected(&self, c: usize, set: Hold) -> Vec<ResourceGroup> {
+        self.chains[c]
+            .groups
             .iter()
             .filter(|g| {
                 let ours = g.node == self.me;
@@ -142,6 +237,71 @@ impl ResourceManager {
             .collect()
     }
 
+    /// Queues `work` on every chain that has a group in `set` (every chain
+    /// for `None`); returns how many. [`ResourceManager::start_work`] starts it.
+    fn queue(&mut self, work: Work, set: Option<Hold>) -> usize {
+        let mut n = 0;
+        for c in 0..self.chains.len() {
+            if set.is_none_or(|set| !self.selected(c, set).is_empty()) {
+                self.chains[c].queue.push_back(work);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Starts the next piece of work of every idle chain.
+    fn start_work(&mut self, ctx: &mut Context<Self>) {
+        for c in 0..self.chains.len() {
+            self.next_work(c, ctx);
+        }
+    }
+
+    /// Starts chain `c`'s next piece of work, unless it is busy.
+    fn next_work(&mut self, c: usize, ctx: &mut Context<Self>) {
+        if self.chains[c].busy {
+            return;
+        }
+        let Some(work) = self.chains[c].queue.pop_front() else {
+            return;
+        };
+        self.chains[c].busy = true;
+        let env = self.for_task();
+        let fut: std::pin::Pin<Box<dyn std::future::Future<Output = bool>>> = match work {
+            Work::Run { acquire, set, .. } => {
+                Box::pin(run_groups(self.selected(c, set), acquire, set, env))
+            }
+            Work::Leftovers => Box::pin(release_leftovers(self.chains[c].groups.clone(), env)),
+            Work::Reannounce(set) => Box::pin(reannounce(self.selected(c, set), env)),
+        };
+        ctx.spawn(fut.into_actor(self).map(move |ok, act, ctx| {
+            act.chains[c].busy = false;
+            if let Work::Run { id, .. } = work {
+                if let Some(p) = act.pending.iter_mut().find(|p| p.id == id) {
+                    p.left -= 1;
+                    p.ok &= ok;
+                }
+                act.report();
+            }
+            act.next_work(c, ctx);
+        }));
+    }
+
+    /// Reports the finished jobs at the front, in the order they came.
+    fn report(&mut self) {
+        while self.pending.front().is_some_and(|p| p.left == 0) {
+            let Some(p) = self.pending.pop_front() else {
+                return;
+            };
+            if self.table.try_send(GroupsDone { ok: p.ok }).is_err() {
+                error!(
+                    self.log,
+                    "cannot report finished resource work to the node table"
+                );
+            }
+        }
+    }
+
     /// What a spawned job needs, owned.
     fn for_task(&self) -> OpEnv {
         OpEnv {
@@ -149,160 +309,120 @@ impl ResourceManager {
             me: self.me.clone(),
             ip: self.ip.clone(),
             script_timeout: self.script_timeout,
+            ipaddr_scripts: self.ipaddr_scripts,
             metrics: self.metrics.clone(),
             log: self.log.clone(),
         }
     }
+}
 
-    /// Asks every group whether it runs here, and releases those that do (a
-    /// `status` that times out counts as running: release rather than assume).
-    fn release_leftovers(&mut self, ctx: &mut Context<Self>) {
-        let groups = self.groups.clone();
-        let env = self.for_task();
-        let log = env.log.clone();
-        let fut = async move {
-            for g in &groups {
-                let mut running = false;
-                for r in &g.resources {
-                    running |= run_op(r, Op::Status, &env).await != Outcome::Failed;
-                }
-                if !running {
-                    continue;
-                }
-                warn!(log, "resource group {} runs here from before (a crash?): releasing it before joining", g.key();
-                    "kind" => "leftover", "group" => g.key());
-                if let Err(e) =
-                    run_group(GroupRun::release(g.resources.len()), &g.resources, &env).await
-                {
+/// Asks every group whether it runs here, and releases those that do (a
+/// `status` that times out counts as running: release rather than assume).
+async fn release_leftovers(groups: Vec<ResourceGroup>, env: OpEnv) -> bool {
+    let log = &env.log;
+    for g in &groups {
+        let mut running = false;
+        for r in &g.resources {
+            running |= run_op(r, Op::Status, &env).await != Outcome::Failed;
+        }
+        if !running {
+            continue;
+        }
+        warn!(log, "resource group {} runs here from before (a crash?): releasing it before joining", g.key();
+            "kind" => "leftover", "group" => g.key());
+        if let Err(e) = run_group(GroupRun::release(g.resources.len()), &g.resources, &env).await {
+            crit!(
+                log,
+                "cannot release group {} left from before ({e:?}): stop it by hand",
+                g.key()
+            );
+        }
+    }
+    true
+}
+
+/// Starts the built-in service addresses of the groups again: an address that
+/// is present is left as it is and announced again. A service address run by
+/// an `IPaddr` script from `resource.d` is the script's business.
+async fn reannounce(groups: Vec<ResourceGroup>, env: OpEnv) -> bool {
+    for r in groups.iter().flat_map(|g| &g.resources) {
+        if let Some(spec) = r.ip.as_ref().filter(|_| builtin(r, &env)) {
+            info!(env.log, "Announcing {} again", spec.addr;
+                "kind" => "reannounce", "addr" => spec.addr.to_string());
+            builtin_ip(spec, Op::Start, &env.ip, &env.log).await;
+        }
+    }
+    true
+}
+
+/// Acquires or releases the groups, one after another; false if any failed.
+async fn run_groups(groups: Vec<ResourceGroup>, acquire: bool, set: Hold, env: OpEnv) -> bool {
+    let log = &env.log;
+    let mut all_ok = true;
+    for g in &groups {
+        let words: Vec<&str> = g.resources.iter().map(|r| r.text.as_str()).collect();
+        let what = format!("{} {}", g.node, words.join(" "));
+        // The journal's acquire_start/acquire_done (release_*) pair
+        // brackets the group's script runs.
+        let (verb, start_kind, done_kind) = if acquire {
+            ("acquired", "acquire_start", "acquire_done")
+        } else {
+            ("released", "release_start", "release_done")
+        };
+        let run = if acquire {
+            info!(log, "Acquiring resource group: {what}";
+                "kind" => start_kind, "group" => g.key(), "home" => &g.node, "set" => set.as_str());
+            GroupRun::acquire(g.resources.len())
+        } else {
+            info!(log, "Releasing resource group: {what}";
+                "kind" => start_kind, "group" => g.key(), "home" => &g.node, "set" => set.as_str());
+            GroupRun::release(g.resources.len())
+        };
+        let started = actix::clock::Instant::now();
+        let result = run_group(run, &g.resources, &env).await;
+        let took = started.elapsed();
+        let ms = crate::journal::ms(took);
+        if acquire && result.is_ok() {
+            env.metrics.takeover(took);
+        }
+        match &result {
+            Ok(()) => info!(log, "Resource group {} {verb} in {ms} ms", g.key();
+                "kind" => done_kind, "group" => g.key(), "ok" => true, "duration_ms" => ms),
+            Err(_) => error!(log, "Resource group {}: not {verb} ({ms} ms)", g.key();
+                "kind" => done_kind, "group" => g.key(), "ok" => false, "duration_ms" => ms),
+        }
+        match result {
+            Ok(()) => {}
+            Err(GroupFailure::StartFailed {
+                resource,
+                rollback_clean,
+            }) => {
+                all_ok = false;
+                crit!(
+                    log,
+                    "Giving up resources due to failure of {}",
+                    g.resources[resource].text
+                );
+                if !rollback_clean {
                     crit!(
                         log,
-                        "cannot release group {} left from before ({e:?}): stop it by hand",
+                        "Resource STOP failure while giving up group {}: stop it by hand",
                         g.key()
                     );
                 }
             }
-        };
-        ctx.spawn(fut.into_actor(self).map(|(), act, ctx| {
-            act.busy = false;
-            act.next_job(ctx);
-        }));
-    }
-
-    /// Starts the built-in service addresses of the groups again: an address that
-    /// is present is left as it is and announced again. A service address run by
-    /// an `IPaddr` script from `resource.d` is the script's business.
-    fn reannounce(&mut self, set: Hold, ctx: &mut Context<Self>) {
-        let groups = self.selected(set);
-        let env = self.for_task();
-        let fut = async move {
-            for r in groups.iter().flat_map(|g| &g.resources) {
-                if let Some(spec) = r.ip.as_ref().filter(|_| builtin(r, &env.dirs)) {
-                    info!(env.log, "Announcing {} again", spec.addr;
-                        "kind" => "reannounce", "addr" => spec.addr.to_string());
-                    builtin_ip(spec, Op::Start, &env.ip, &env.log).await;
-                }
-            }
-        };
-        ctx.spawn(fut.into_actor(self).map(|(), act, ctx| {
-            act.busy = false;
-            act.next_job(ctx);
-        }));
-    }
-
-    fn next_job(&mut self, ctx: &mut Context<Self>) {
-        if self.busy {
-            return;
-        }
-        let Some(job) = self.queue.pop_front() else {
-            return;
-        };
-        self.busy = true;
-        let job = match job {
-            Job::Run(job) => job,
-            Job::Leftovers => return self.release_leftovers(ctx),
-            Job::Reannounce(set) => return self.reannounce(set, ctx),
-        };
-        let groups = self.selected(job.set);
-        let env = self.for_task();
-        let log = env.log.clone();
-        let fut = async move {
-            let mut all_ok = true;
-            for g in &groups {
-                let words: Vec<&str> = g.resources.iter().map(|r| r.text.as_str()).collect();
-                let what = format!("{} {}", g.node, words.join(" "));
-                // The journal's acquire_start/acquire_done (release_*) pair
-                // brackets the group's script runs.
-                let (verb, start_kind, done_kind) = if job.acquire {
-                    ("acquired", "acquire_start", "acquire_done")
-                } else {
-                    ("released", "release_start", "release_done")
-                };
-                let run = if job.acquire {
-                    info!(log, "Acquiring resource group: {what}";
-                        "kind" => start_kind, "group" => g.key(), "home" => &g.node, "set" => job.set.as_str());
-                    GroupRun::acquire(g.resources.len())
-                } else {
-                    info!(log, "Releasing resource group: {what}";
-                        "kind" => start_kind, "group" => g.key(), "home" => &g.node, "set" => job.set.as_str());
-                    GroupRun::release(g.resources.len())
-                };
-                let started = actix::clock::Instant::now();
-                let result = run_group(run, &g.resources, &env).await;
-                let took = started.elapsed();
-                let ms = crate::journal::ms(took);
-                if job.acquire && result.is_ok() {
-                    env.metrics.takeover(took);
-                }
-                match &result {
-                    Ok(()) => info!(log, "Resource group {} {verb} in {ms} ms", g.key();
-                        "kind" => done_kind, "group" => g.key(), "ok" => true, "duration_ms" => ms),
-                    Err(_) => error!(log, "Resource group {}: not {verb} ({ms} ms)", g.key();
-                        "kind" => done_kind, "group" => g.key(), "ok" => false, "duration_ms" => ms),
-                }
-                match result {
-                    Ok(()) => {}
-                    Err(GroupFailure::StartFailed {
-                        resource,
-                        rollback_clean,
-                    }) => {
-                        all_ok = false;
-                        crit!(
-                            log,
-                            "Giving up resources due to failure of {}",
-                            g.resources[resource].text
-                        );
-                        if !rollback_clean {
-                            crit!(
-                                log,
-                                "Resource STOP failure while giving up group {}: stop it by hand",
-                                g.key()
-                            );
-                        }
-                    }
-                    Err(GroupFailure::StopFailed { resource }) => {
-                        all_ok = false;
-                        crit!(
-                            log,
-                            "Resource STOP failure. {} still runs: group {} is NOT released; stop it by hand before another node takes it",
-                            g.resources[resource].text,
-                            g.key()
-                        );
-                    }
-                }
-            }
-            all_ok
-        };
-        ctx.spawn(fut.into_actor(self).map(|ok, act, ctx| {
-            act.busy = false;
-            if act.table.try_send(GroupsDone { ok }).is_err() {
-                error!(
-                    act.log,
-                    "cannot report finished resource work to the node table"
+            Err(GroupFailure::StopFailed { resource }) => {
+                all_ok = false;
+                crit!(
+                    log,
+                    "Resource STOP failure. {} still runs: group {} is NOT released; stop it by hand before another node takes it",
+                    g.resources[resource].text,
+                    g.key()
                 );
             }
-            act.next_job(ctx);
-        }));
+        }
     }
+    all_ok
 }
 
 /// Drives one group to the end.
@@ -325,12 +445,12 @@ async fn run_group(
 
 /// One operation on one resource (see [`Outcome`]: for `status`, `Ok` means
 /// running). A script that outlives the timeout is `TimedOut`. A service address (`IPaddr`/`IPaddr2`, or the bare
-/// address) uses the built-in resource unless `resource.d` holds an executable
-/// script of that name, which then runs as 3.0.6 would run it; anything else is a
-/// script from `resource.d`, then `init.d`.
+/// address) uses the built-in resource, unless `ipaddr_scripts` is on and
+/// `resource.d` holds an executable script of that name, which then runs as 3.0.6
+/// would run it; anything else is a script from `resource.d`, then `init.d`.
 async fn run_op(r: &Resource, op: Op, env: &OpEnv) -> Outcome {
     let (dirs, log) = (&env.dirs, &env.log);
-    if let Some(spec) = r.ip.as_ref().filter(|_| builtin(r, dirs)) {
+    if let Some(spec) = r.ip.as_ref().filter(|_| builtin(r, env)) {
         let started = actix::clock::Instant::now();
         let ok = builtin_ip(spec, op, &env.ip, log).await;
         let took = started.elapsed();
@@ -394,16 +514,13 @@ fn op_word(op: Op) -> &'static str {
     }
 }
 
-/// Whether a service address runs built in: no `IPaddr`/`IPaddr2` script of its
-/// name in `resource.d`.
-fn builtin(r: &Resource, dirs: &ScriptDirs) -> bool {
+/// Whether a service address runs built in (see [`hb_conf::host::ip_runner`]).
+fn builtin(r: &Resource, env: &OpEnv) -> bool {
     r.ip.is_some()
-        && hb_conf::host::script_path(
-            Some(&dirs.confdir),
-            std::path::Path::new("/nonexistent"),
-            &r.script,
+        && matches!(
+            hb_conf::host::ip_runner(env.ipaddr_scripts, Some(&env.dirs.confdir), &r.script),
+            hb_conf::host::IpRunner::BuiltIn { .. }
         )
-        .is_none()
 }
 
 /// The built-in service-address resource.
@@ -456,8 +573,8 @@ impl Handler<ReleaseLeftovers> for ResourceManager {
     type Result = ();
 
     fn handle(&mut self, _: ReleaseLeftovers, ctx: &mut Context<Self>) {
-        self.queue.push_back(Job::Leftovers);
-        self.next_job(ctx);
+        self.queue(Work::Leftovers, None);
+        self.start_work(ctx);
     }
 }
 
@@ -465,8 +582,8 @@ impl Handler<Reannounce> for ResourceManager {
     type Result = ();
 
     fn handle(&mut self, msg: Reannounce, ctx: &mut Context<Self>) {
-        self.queue.push_back(Job::Reannounce(msg.set));
-        self.next_job(ctx);
+        self.queue(Work::Reannounce(msg.set), Some(msg.set));
+        self.start_work(ctx);
     }
 }
 
@@ -474,7 +591,17 @@ impl Handler<RunGroups> for ResourceManager {
     type Result = ();
 
     fn handle(&mut self, job: RunGroups, ctx: &mut Context<Self>) {
-        self.queue.push_back(Job::Run(job));
-        self.next_job(ctx);
+        let id = self.next_id;
+        self.next_id += 1;
+        let work = Work::Run {
+            id,
+            acquire: job.acquire,
+            set: job.set,
+        };
+        let left = self.queue(work, Some(job.set));
+        self.pending.push_back(Pending { id, left, ok: true });
+        // A job without groups here is done at once (in its turn).
+        self.report();
+        self.start_work(ctx);
     }
 }

@@ -35,9 +35,16 @@
 //!  run() ──spawn──> SCRIPT (own process group, stdin /dev/null)
 //!    │                 │ stdout ──> pump task ──> log "NAME: line", tail
 //!    │                 │ stderr ──> pump task ──> log "NAME: line", tail
-//!    ├─ exits in time ─┴─> Outcome { status, duration, stdout_tail, stderr_tail }
+//!    ├─ exits in time ─┴─> pumps drain the pipes ─> Outcome { status, duration, stdout_tail, stderr_tail }
 //!    └─ timeout ──> SIGTERM group ─ grace ─> SIGKILL group ──> ScriptError::TimedOut
 //! ```
+//!
+//! Once the script has exited, everything it wrote is in the pipes: each pump
+//! reads what is there without waiting for more ([`DRAIN_MAX`]), and `run`
+//! returns. A process the script left running (Debian's IPaddr leaves
+//! `send_arp`, an init script its daemon) may still hold the pipes: the pumps
+//! go on reading in the background and log what it writes, within the same
+//! bounds, until it closes them. Nobody waits for it.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -50,14 +57,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::future::Either;
 use nix::errno::Errno;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use slog::{debug, error, info, warn, Logger};
+use std::os::fd::AsFd;
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncReadExt as _};
 use tokio::process::{Child, Command};
-use tokio::task::JoinHandle;
+use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
 /// `PATH` for scripts: systemd's default for services. A caller's `PATH` in
@@ -77,12 +86,11 @@ pub const MAX_LOG_LINES: usize = 200;
 /// Bytes of one output line that are logged; the rest of the line is cut.
 pub const MAX_LINE: usize = 2048;
 
-/// How long we keep reading output after the script has exited. A start
-/// script may leave a daemon behind that holds the pipes open: `run` then
-/// returns anyway, and the pump tasks keep reading (and logging, within
-/// [`MAX_LOG_LINES`]) until that daemon closes them, so it never blocks on a
-/// full pipe nor dies of SIGPIPE.
-const OUTPUT_LINGER: Duration = Duration::from_millis(250);
+/// Most bytes one stream's pump reads, once the script has exited, before
+/// `run` returns: what the script wrote is at most a pipe's capacity
+/// (`/proc/sys/fs/pipe-max-size`, 1 MiB by default), and a process it left
+/// running that writes without pause cannot hold `run` up.
+pub const DRAIN_MAX: usize = 1024 * 1024 + 64 * 1024;
 
 /// How often the kill sequence looks at the process group.
 const KILL_POLL: Duration = Duration::from_millis(20);
@@ -353,12 +361,25 @@ pub async fn run_with(
         out: Mutex::new(Tail::default()),
         err: Mutex::new(Tail::default()),
     });
-    let mut pumps: Vec<JoinHandle<()>> = Vec::with_capacity(2);
+    // Tells the pumps the script has exited (or was killed): from then on each
+    // drains what its pipe holds and reports back on its `drained` channel.
+    let (exited, exited_rx) = watch::channel(false);
+    let mut drained: Vec<oneshot::Receiver<Drained>> = Vec::with_capacity(2);
     if let Some(out) = child.stdout.take() {
-        pumps.push(tokio::spawn(pump(out, Stream::Stdout, shared.clone())));
+        let (tx, rx) = oneshot::channel();
+        drained.push(rx);
+        tokio::spawn(pump(
+            out,
+            Stream::Stdout,
+            shared.clone(),
+            exited_rx.clone(),
+            tx,
+        ));
     }
     if let Some(err) = child.stderr.take() {
-        pumps.push(tokio::spawn(pump(err, Stream::Stderr, shared.clone())));
+        let (tx, rx) = oneshot::channel();
+        drained.push(rx);
+        tokio::spawn(pump(err, Stream::Stderr, shared.clone(), exited_rx, tx));
     }
 
     let waited = tokio::time::timeout(limits.timeout, child.wait()).await;
@@ -383,7 +404,7 @@ pub async fn run_with(
                 kill_group(&mut child, pgid, limits.kill_grace, &log).await;
             }
             guard.0 = None;
-            linger(&mut pumps, &name, &log).await;
+            drain(&exited, drained, &name, &log).await;
             return Err(ScriptError::TimedOut {
                 command,
                 after: limits.timeout,
@@ -391,7 +412,7 @@ pub async fn run_with(
         }
     };
     let duration = started.elapsed();
-    linger(&mut pumps, &name, &log).await;
+    drain(&exited, drained, &name, &log).await;
 
     let (stdout_tail, stdout_truncated) = shared.out.lock().expect("tail lock").snapshot();
     let (stderr_tail, stderr_truncated) = shared.err.lock().expect("tail lock").snapshot();
@@ -560,18 +581,33 @@ fn signal_group(pgid: Pid, sig: Signal, log: &Logger) {
     }
 }
 
-/// Waits up to [`OUTPUT_LINGER`] for the pumps to reach end of file; if
-/// something still holds the pipes, leaves them running (detached).
-async fn linger(pumps: &mut Vec<JoinHandle<()>>, name: &str, log: &Logger) {
-    let all = async {
-        for p in pumps.iter_mut() {
-            let _ = p.await;
-        }
-    };
-    if tokio::time::timeout(OUTPUT_LINGER, all).await.is_err() {
+/// How far a pump got when told that the script has exited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Drained {
+    /// The stream is closed: nothing more will come.
+    Closed,
+    /// Everything in the pipe was read, and something the script left running
+    /// still holds it open: the pump goes on reading in the background.
+    Open,
+}
+
+/// Tells the pumps that the script is gone, and waits until each has read what
+/// its pipe holds (never for a process the script left behind to close it).
+async fn drain(
+    exited: &watch::Sender<bool>,
+    drained: Vec<oneshot::Receiver<Drained>>,
+    name: &str,
+    log: &Logger,
+) {
+    let _ = exited.send(true);
+    let mut open = false;
+    for rx in drained {
+        // A pump that ended without a word reached the end of its stream.
+        open |= rx.await == Ok(Drained::Open);
+    }
+    if open {
         info!(log, "{name}: a process it left running keeps its output open; that output is logged as it comes");
     }
-    pumps.clear();
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -648,44 +684,132 @@ impl Shared {
     }
 }
 
-/// Reads one stream to its end: every chunk goes to the tail, every line to the log.
-async fn pump<R: AsyncRead + Unpin>(mut r: R, s: Stream, shared: Arc<Shared>) {
+/// Cuts a stream into lines for the log.
+#[derive(Default)]
+struct Lines {
+    line: Vec<u8>,
+    cut: bool,
+}
+
+impl Lines {
+    /// Takes one chunk: to the tail, and every complete line to the log.
+    fn take(&mut self, chunk: &[u8], s: Stream, shared: &Shared) {
+        shared.tail(s).lock().expect("tail lock").push(chunk);
+        for piece in chunk.split_inclusive(|&b| b == b'\n') {
+            let (content, ends) = match piece.strip_suffix(b"\n") {
+                Some(c) => (c, true),
+                None => (piece, false),
+            };
+            let room = MAX_LINE - self.line.len();
+            if content.len() > room {
+                self.line.extend_from_slice(&content[..room]);
+                self.cut = true;
+            } else {
+                self.line.extend_from_slice(content);
+            }
+            if ends {
+                shared.log_line(s, &self.line, self.cut);
+                self.line.clear();
+                self.cut = false;
+            }
+        }
+    }
+
+    /// The stream ended: an unfinished last line is logged too.
+    fn finish(&mut self, s: Stream, shared: &Shared) {
+        if !self.line.is_empty() || self.cut {
+            shared.log_line(s, &self.line, self.cut);
+        }
+    }
+}
+
+/// Reads one stream to its end: every chunk goes to the tail, every line to
+/// the log. Once `exited` says the script is gone, it reads what the pipe
+/// holds without waiting ([`drain_now`]) and says how far it got on
+/// `drained`; then, if the pipe is still open, it goes on as before.
+async fn pump<R: AsyncRead + AsFd + Unpin>(
+    mut r: R,
+    s: Stream,
+    shared: Arc<Shared>,
+    mut exited: watch::Receiver<bool>,
+    drained: oneshot::Sender<Drained>,
+) {
     let mut buf = vec![0u8; 8192];
-    let mut line: Vec<u8> = Vec::new();
-    let mut cut = false;
+    let mut lines = Lines::default();
+    let mut drained = Some(drained);
     loop {
-        let n = match r.read(&mut buf).await {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) => {
+        let read = match drained.as_ref() {
+            Some(_) => {
+                // The exit first: a pipe that never pauses must not hide it.
+                let exit = std::pin::pin!(exited.wait_for(|e| *e));
+                let more = std::pin::pin!(r.read(&mut buf));
+                match futures_util::future::select(exit, more).await {
+                    Either::Left(_) => None,
+                    Either::Right((n, _)) => Some(n),
+                }
+            }
+            None => Some(r.read(&mut buf).await),
+        };
+        let n = match read {
+            None => {
+                let closed = drain_now(&r, &mut buf, &mut lines, s, &shared);
+                if closed {
+                    // The last line is logged before `run` returns.
+                    lines.finish(s, &shared);
+                }
+                let state = if closed {
+                    Drained::Closed
+                } else {
+                    Drained::Open
+                };
+                if let Some(tx) = drained.take() {
+                    let _ = tx.send(state);
+                }
+                if closed {
+                    return;
+                }
+                continue;
+            }
+            Some(Ok(0)) => break,
+            Some(Ok(n)) => n,
+            Some(Err(e)) => {
                 warn!(shared.log, "{}: reading its output failed", shared.name;
                     "stream" => s.as_str(), "error" => %e);
                 break;
             }
         };
-        shared.tail(s).lock().expect("tail lock").push(&buf[..n]);
-        for piece in buf[..n].split_inclusive(|&b| b == b'\n') {
-            let (content, ends) = match piece.strip_suffix(b"\n") {
-                Some(c) => (c, true),
-                None => (piece, false),
-            };
-            let room = MAX_LINE - line.len();
-            if content.len() > room {
-                line.extend_from_slice(&content[..room]);
-                cut = true;
-            } else {
-                line.extend_from_slice(content);
+        lines.take(&buf[..n], s, &shared);
+    }
+    lines.finish(s, &shared);
+}
+
+/// Reads what the pipe holds now, without waiting (the pipe is non-blocking),
+/// at most [`DRAIN_MAX`] bytes. True if the stream reached its end.
+fn drain_now<R: AsFd>(
+    r: &R,
+    buf: &mut [u8],
+    lines: &mut Lines,
+    s: Stream,
+    shared: &Shared,
+) -> bool {
+    let mut total = 0;
+    while total < DRAIN_MAX {
+        match nix::unistd::read(r.as_fd(), buf) {
+            Ok(0) => return true,
+            Ok(n) => {
+                total += n;
+                lines.take(&buf[..n], s, shared);
             }
-            if ends {
-                shared.log_line(s, &line, cut);
-                line.clear();
-                cut = false;
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => return false,
+            Err(e) => {
+                warn!(shared.log, "{}: reading its output failed", shared.name;
+                    "stream" => s.as_str(), "error" => %e);
+                return true;
             }
         }
     }
-    if !line.is_empty() || cut {
-        shared.log_line(s, &line, cut);
-    }
+    false
 }
 
 #[cfg(test)]

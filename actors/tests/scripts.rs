@@ -412,6 +412,82 @@ async fn a_daemon_left_by_a_start_script_neither_holds_up_run_nor_dies() {
     assert!(!pid_gone(daemon), "the daemon was killed");
 }
 
+/// Issue 14, item 11: a script that leaves a child holding its stdout and
+/// stderr. `run` returns as soon as the script has exited, with all the
+/// script's own output (more than a pipe holds, written just before it
+/// exits: a 70 000-byte line), while the child has not written a word yet: it waits for a file
+/// the test creates only after `run` returned. What the child writes later is
+/// still logged, within the per-run bound.
+#[actix_rt::test]
+async fn a_child_holding_the_output_does_not_hold_up_run_and_its_output_is_still_logged() {
+    let fx = Fixture::new();
+    let go = fx.path("go");
+    let script = fx.script(
+        "resource.d/Leaver",
+        &format!(
+            "( while [ ! -e '{go}' ]; do sleep 0.05; done\n\
+               echo child-out; seq 1 {many} ) &\n\
+             echo $! > '{pid}'\n\
+             printf '%070000s\\n' wide\n\
+             echo script-done",
+            go = go.display(),
+            pid = fx.path("child.pid").display(),
+            many = MAX_LOG_LINES * 2,
+        ),
+    );
+    let out = fx.run(&script, &[], Op::Start).await.unwrap();
+    let child = fx.pid("child.pid").await;
+    let _guard = KillOnDrop(child);
+    // The result came while the child was still waiting for `go`.
+    assert!(!go.exists());
+    assert!(!pid_gone(child), "the child was killed");
+    assert_eq!(out.status, Exit::Code(0));
+    assert!(
+        out.stdout_truncated
+            && out.stdout_tail.len() == TAIL_MAX
+            && out.stdout_tail.ends_with("wide\nscript-done\n"),
+        "the script's last output is missing from the result"
+    );
+    assert!(!fx.rec.has("Leaver: child-out"));
+    assert!(fx
+        .rec
+        .has("Leaver: a process it left running keeps its output open"));
+
+    // Now the child writes: its lines are logged after the result, bounded.
+    fs::write(&go, "").unwrap();
+    eventually("the child's output in the log", DEADLINE, || {
+        fx.rec.has("Leaver: child-out")
+    })
+    .await;
+    eventually(
+        "the child's output reaching the log bound",
+        DEADLINE,
+        || fx.rec.has("Leaver: further output not logged"),
+    )
+    .await;
+    eventually("the child's exit", DEADLINE, || pid_gone(child)).await;
+    let logged = fx
+        .rec
+        .lines()
+        .iter()
+        .filter(|l| l.starts_with("Leaver: ") && !l.contains("left running"))
+        .count();
+    assert!(logged <= MAX_LOG_LINES + 1, "{logged} output lines logged");
+}
+
+/// A script whose child closes its output before the script exits: no
+/// note about a process left running, and the whole output is in the result.
+#[actix_rt::test]
+async fn a_script_without_a_lingering_child_ends_its_streams_before_run_returns() {
+    let fx = Fixture::new();
+    let script = fx.script("resource.d/Quiet", "seq 1 3\necho e >&2\nprintf last");
+    let out = fx.run(&script, &[], Op::Status).await.unwrap();
+    assert_eq!(out.stdout_tail, "1\n2\n3\nlast");
+    assert_eq!(out.stderr_tail, "e\n");
+    assert!(fx.rec.has("Quiet: last"), "{:?}", fx.rec.lines());
+    assert!(!fx.rec.has("left running"));
+}
+
 /// §8.1: `<confdir>/resource.d/NAME` first, then the init directory.
 #[test]
 fn lookup_prefers_resource_d_over_init_d() {

@@ -54,7 +54,12 @@ const FACILITY_LOCAL7: &str = "local7";
 
 /// Directives of ours that 3.0.6 does not know (it refuses them as illegal): a
 /// ha.cf shared with 3.0.6 nodes must not use them; `ha-ext.cf` holds them.
-pub(crate) const EXTENSIONS: &[&str] = &["script_timeout", "ipfail", "metrics_listen"];
+pub(crate) const EXTENSIONS: &[&str] = &[
+    "script_timeout",
+    "ipfail",
+    "metrics_listen",
+    "ipaddr_scripts",
+];
 
 /// The file beside ha.cf for our own directives (3.0.6 never reads it).
 pub const EXT_FILE: &str = "ha-ext.cf";
@@ -621,6 +626,7 @@ impl<'a> Reader<'a> {
                 self.p.ipfail = self.boolean(n, "ipfail", rest).map(|b| At::new(b, loc));
             }
             "metrics_listen" => self.metrics_listen(n, rest),
+            "ipaddr_scripts" => self.p.ipaddr_scripts = self.boolean(n, "ipaddr_scripts", rest),
             "log_badpack" => self.p.log_badpack = self.boolean(n, "log_badpack", rest),
             "syslogmsgfmt" => self.p.syslogmsgfmt = self.boolean(n, "syslogmsgfmt", rest),
             "coredumps" => self.p.coredumps = self.boolean(n, "coredumps", rest),

@@ -294,3 +294,60 @@ pub fn resolve_ping_node(name: &str, hosts: &[String]) -> Result<Vec<std::net::I
     }
     Ok(addrs)
 }
+
+/// What runs a service address (`IPaddr::…`, `IPaddr2::…`, a bare address).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IpRunner {
+    /// The built-in address. `unused`: the `resource.d/` script of that name,
+    /// when there is one (Debian's package installs `IPaddr` and `IPaddr2`);
+    /// it is not run.
+    BuiltIn {
+        /// The script left alone.
+        unused: Option<PathBuf>,
+    },
+    /// The `IPaddr` or `IPaddr2` script of `resource.d/`, as 3.0.6 runs it
+    /// (`ipaddr_scripts on`).
+    Script(PathBuf),
+}
+
+/// Who runs a service address whose script name is `script` (`IPaddr` or
+/// `IPaddr2`): the script of `<confdir>/resource.d/` with `ipaddr_scripts on`
+/// when there is an executable one, else the built-in address. (`init.d` is
+/// never looked at for these.)
+pub fn ip_runner(ipaddr_scripts: bool, confdir: Option<&Path>, script: &str) -> IpRunner {
+    let in_resource_d = confdir
+        .map(|d| d.join("resource.d").join(script))
+        .filter(|p| is_executable(p));
+    match in_resource_d {
+        Some(p) if ipaddr_scripts => IpRunner::Script(p),
+        unused => IpRunner::BuiltIn { unused },
+    }
+}
+
+/// One line per service address of the groups, saying what runs it (for
+/// `check-config` and the start-up log).
+pub fn ip_runner_lines(config: &crate::model::Config, confdir: Option<&Path>) -> Vec<String> {
+    config
+        .resources
+        .iter()
+        .flat_map(|g| &g.resources)
+        .filter(|r| r.ip.is_some())
+        .map(
+            |r| match ip_runner(config.ipaddr_scripts, confdir, &r.script) {
+                IpRunner::Script(p) => format!(
+                    "service address {}: runs {} (ipaddr_scripts on)",
+                    r.text,
+                    p.display()
+                ),
+                IpRunner::BuiltIn { unused: Some(p) } => format!(
+                    "service address {}: built in ({} is not run; `ipaddr_scripts on` would run it)",
+                    r.text,
+                    p.display()
+                ),
+                IpRunner::BuiltIn { unused: None } => {
+                    format!("service address {}: built in", r.text)
+                }
+            },
+        )
+        .collect()
+}

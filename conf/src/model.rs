@@ -64,6 +64,12 @@ pub struct Config {
     /// `ipfail on` (ours, and `ipfail = true` in TOML). ipfail also runs for a
     /// `respawn` line naming ipfail: see [`Config::ipfail_enabled`].
     pub ipfail: bool,
+    /// `ipaddr_scripts on` (ours, and `ipaddr_scripts = true` in TOML): service
+    /// addresses (`IPaddr::`, `IPaddr2::`, a bare address) run the `IPaddr` or
+    /// `IPaddr2` script of `resource.d/` when it holds one. Off (the default):
+    /// always the built-in address, whatever `resource.d/` holds (Debian's
+    /// heartbeat package installs both scripts).
+    pub ipaddr_scripts: bool,
     /// `metrics_listen ADDR:PORT` (ours, and `metrics_listen = "..."` in TOML):
     /// where the Prometheus text endpoint listens; none (the default) means no endpoint.
     pub metrics_listen: Option<std::net::SocketAddr>,

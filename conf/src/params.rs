@@ -55,12 +55,13 @@ pub const RECORDED: &[&str] = &[
     // Ours (3.0.6 refuses them): only what is written, in ha.cf.
     "script_timeout",
     "ipfail",
+    "ipaddr_scripts",
 ];
 
 /// Names whose value, in ha.cf, exists only when written: 3.0.6 has no
 /// default for `logfile` (ours, `/var/log/ha-log`, is not "recorded"), and
 /// does not know ours.
-const ONLY_WRITTEN: &[&str] = &["logfile", "script_timeout", "ipfail"];
+const ONLY_WRITTEN: &[&str] = &["logfile", "script_timeout", "ipfail", "ipaddr_scripts"];
 
 /// The recorded parameters: name to value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -184,6 +185,7 @@ fn rendered(name: &str, c: &Config) -> Option<String> {
         "memreserve" => c.memreserve_kib.to_string(),
         "script_timeout" => ms(c.script_timeout),
         "ipfail" => if c.ipfail { "on" } else { "off" }.to_owned(),
+        "ipaddr_scripts" => if c.ipaddr_scripts { "on" } else { "off" }.to_owned(),
         // use_logd, quorum_server: no value unless written.
         _ => return None,
     })

@@ -59,6 +59,8 @@ pub(crate) struct Partial {
     pub ipfail: Option<At<bool>>,
     /// `metrics_listen ADDR:PORT` (ours): the Prometheus endpoint.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// `ipaddr_scripts on|off` (ours): service addresses run resource.d's scripts.
+    pub ipaddr_scripts: Option<bool>,
     pub resources: Vec<ResourceGroup>,
     pub authkeys: Option<KeyTable>,
     /// `use_logd on|off`: with off and no log destination, 3.0.6 refuses to start.
@@ -331,6 +333,7 @@ impl Partial {
             script_timeout: script_timeout?,
             ipfail,
             metrics_listen: self.metrics_listen,
+            ipaddr_scripts: self.ipaddr_scripts.unwrap_or(false),
             resources: self.resources,
             authkeys: authkeys?,
         })

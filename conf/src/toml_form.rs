@@ -78,6 +78,7 @@ struct File {
     script_timeout: Option<Spanned<String>>,
     ipfail: Option<Spanned<bool>>,
     metrics_listen: Option<Spanned<String>>,
+    ipaddr_scripts: Option<Spanned<bool>>,
     #[serde(default)]
     resources: Vec<Spanned<GroupT>>,
     auth: Spanned<AuthT>,
@@ -434,6 +435,7 @@ pub(crate) fn parse(
     l.boolean("realtime", &f.realtime);
     l.boolean("ipfail", &f.ipfail);
     l.string("metrics_listen", &f.metrics_listen);
+    l.boolean("ipaddr_scripts", &f.ipaddr_scripts);
     l.int("rtprio", &f.rtprio);
     l.boolean("coredumps", &f.coredumps);
     l.string("coreroot", &f.coreroot);
@@ -634,6 +636,9 @@ pub fn write(c: &Config, redact_keys: bool) -> String {
     }
     if let Some(a) = c.metrics_listen {
         let _ = writeln!(o, "metrics_listen = {}", q(&a.to_string()));
+    }
+    if c.ipaddr_scripts {
+        let _ = writeln!(o, "ipaddr_scripts = true");
     }
     if !c.env.is_empty() {
         let pairs: Vec<String> = c

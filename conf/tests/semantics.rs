@@ -110,6 +110,82 @@ fn metrics_listen_is_off_by_default_and_survives_convert_config() {
     }
 }
 
+/// Issue 14, item 10: `ipaddr_scripts` is ours, off unless written; `on`
+/// survives `convert-config`, and what runs each service address follows it:
+/// built in by default even when resource.d holds `IPaddr` and `IPaddr2` (as
+/// Debian's package installs them), the script with `ipaddr_scripts on`, and
+/// built in again when there is no script to run.
+#[test]
+fn ipaddr_scripts_selects_resource_d_scripts_for_service_addresses() {
+    use hb_conf::host::{ip_runner, ip_runner_lines, IpRunner};
+    assert!(!load(BASE).config.ipaddr_scripts);
+    for (value, on) in [("on", true), ("yes", true), ("off", false), ("no", false)] {
+        let l = load(&format!("ipaddr_scripts {value}\n{BASE}"));
+        assert_eq!(l.config.ipaddr_scripts, on, "ipaddr_scripts {value}");
+        assert!(warnings(&l).is_empty(), "{:?}", warnings(&l));
+        let toml = hb_conf::toml_form::write(&l.config, false);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("cluster.toml");
+        std::fs::write(&path, &toml).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let back = hb_conf::load_toml(&path, &HostCheck::default()).expect("TOML accepted");
+        assert_eq!(back.config.ipaddr_scripts, on, "{toml}");
+    }
+    let (_d, r) = load_with(
+        &format!("ipaddr_scripts maybe\n{BASE}"),
+        HARES,
+        KEYS,
+        &HostCheck::default(),
+    );
+    let e = r.expect_err("a value that is not a boolean is refused");
+    let d = e.errors().next().expect("an error");
+    assert_eq!(d.message, "ipaddr_scripts: \"maybe\" is not a boolean");
+    assert_eq!(d.loc.line, 1);
+
+    // What runs the address, with and without scripts in resource.d.
+    let conf = tempfile::tempdir().expect("tempdir");
+    let rd = conf.path().join("resource.d");
+    let (off, on) = (
+        load(BASE).config,
+        load(&format!("ipaddr_scripts on\n{BASE}")).config,
+    );
+    let confdir = Some(conf.path());
+    assert_eq!(
+        ip_runner(true, confdir, "IPaddr"),
+        IpRunner::BuiltIn { unused: None }
+    );
+    assert_eq!(
+        ip_runner_lines(&on, confdir),
+        ["service address 192.0.2.10: built in"]
+    );
+    std::fs::create_dir(&rd).expect("resource.d");
+    for name in ["IPaddr", "IPaddr2"] {
+        let p = rd.join(name);
+        std::fs::write(&p, "#!/bin/sh\nexit 0\n").expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        assert_eq!(
+            ip_runner(false, confdir, name),
+            IpRunner::BuiltIn {
+                unused: Some(p.clone())
+            }
+        );
+        assert_eq!(ip_runner(true, confdir, name), IpRunner::Script(p.clone()));
+    }
+    let script = rd.join("IPaddr").display().to_string();
+    assert_eq!(
+        ip_runner_lines(&off, confdir),
+        [format!(
+            "service address 192.0.2.10: built in ({script} is not run; `ipaddr_scripts on` would run it)"
+        )]
+    );
+    assert_eq!(
+        ip_runner_lines(&on, confdir),
+        [format!(
+            "service address 192.0.2.10: runs {script} (ipaddr_scripts on)"
+        )]
+    );
+}
+
 /// `script_timeout` is ours (3.0.6 waits for a script forever): two minutes
 /// unless given, in heartbeat's time syntax, and carried into the TOML form.
 #[test]

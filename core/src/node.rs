@@ -512,6 +512,172 @@ mod tests {
             .expect("a respond-cstatus")
     }
 
+    /// Three nodes on one medium, each running the resource protocol, with or
+    /// without haresources groups; every message reaches every live node.
+    struct Three {
+        nodes: Vec<Option<Node>>,
+        groups: bool,
+        now: u64,
+        /// Every log line of the resource protocol, by node.
+        logs: Vec<(usize, Level, String)>,
+        /// Every message sent, by node, in order.
+        sent: Vec<(usize, Message)>,
+    }
+
+    impl Three {
+        fn new(groups: bool) -> Three {
+            let mut t = Three {
+                nodes: vec![None, None, None],
+                groups,
+                now: 0,
+                logs: Vec::new(),
+                sent: Vec::new(),
+            };
+            for i in 0..3 {
+                t.boot(i, 100);
+            }
+            t
+        }
+
+        fn boot(&mut self, i: usize, generation: u64) {
+            let ms = Duration::from_millis;
+            let cfg = MembershipConfig {
+                me: format!("n{}", i + 1),
+                nodes: vec!["n1".into(), "n2".into(), "n3".into()],
+                ping: Vec::new(),
+                deadping: ms(2000),
+                links: vec!["eth1".into()],
+                keepalive: ms(200),
+                deadtime: ms(2000),
+                warntime: ms(1000),
+                initdead: ms(4000),
+                max_rexmit_delay: ms(250),
+                hopfudge: 1,
+                uuid: [i as u8 + 1; 16],
+                generation,
+                seed: 7 + i as u64,
+            };
+            let now = Now::at_millis(self.now);
+            let nice = NiceFailback::new(true).named(&cfg.me);
+            let nice = if self.groups {
+                nice
+            } else {
+                nice.without_groups()
+            };
+            let mut n = Node::new(Membership::new(cfg, now)).with_resources(nice);
+            n.start(now);
+            self.nodes[i] = Some(n);
+        }
+
+        /// Delivers every output until all are quiet; resource work ends at once.
+        fn settle(&mut self) {
+            let now = Now::at_millis(self.now);
+            loop {
+                let mut busy = false;
+                for i in 0..3 {
+                    while let Some(o) = self.nodes[i].as_mut().and_then(Node::poll_output) {
+                        busy = true;
+                        match o {
+                            Output::Send(m) => {
+                                self.sent.push((i, m.clone()));
+                                for j in (0..3).filter(|j| *j != i) {
+                                    if let Some(n) = self.nodes[j].as_mut() {
+                                        n.handle_message(now, 0, m.clone());
+                                    }
+                                }
+                            }
+                            Output::Run { .. } => {
+                                self.nodes[i].as_mut().unwrap().groups_done(now, true)
+                            }
+                            Output::Log(level, text) => self.logs.push((i, level, text)),
+                            _ => {}
+                        }
+                    }
+                }
+                if !busy {
+                    return;
+                }
+            }
+        }
+
+        fn run_to(&mut self, until: u64) {
+            while self.now < until {
+                self.now += 50;
+                let now = Now::at_millis(self.now);
+                for n in self.nodes.iter_mut().flatten() {
+                    n.handle_timeout(now);
+                }
+                self.settle();
+            }
+        }
+
+        /// Node `i` crashes now and starts again `after` ms later.
+        fn restart(&mut self, i: usize, after: u64, generation: u64) {
+            self.nodes[i] = None;
+            let back = self.now + after;
+            self.run_to(back);
+            self.boot(i, generation);
+            self.settle();
+        }
+    }
+
+    /// Runs the issue's membership-only cluster: three nodes start, each
+    /// restarts once (a crash noticed after deadtime, and one within it).
+    fn three_nodes(groups: bool) -> Three {
+        let mut t = Three::new(groups);
+        t.settle();
+        t.run_to(15_000);
+        t.restart(2, 3000, 101);
+        t.run_to(30_000);
+        t.restart(1, 500, 101);
+        t.run_to(45_000);
+        t.restart(0, 3000, 101);
+        t.run_to(60_000);
+        t
+    }
+
+    /// Issue 14, item 13: three nodes, membership only. The two-node resource
+    /// protocol hears two peers; with groups it has plenty to say (the control
+    /// run below shows the scenario reaches those lines), without groups it
+    /// says nothing at all, and still answers what a peer asks: every node's
+    /// `starting` gets a `resource` report from the others, as a 3.0.6 peer
+    /// waits for.
+    #[test]
+    fn without_groups_the_resource_protocol_answers_and_says_nothing() {
+        let with = three_nodes(true);
+        let loud: Vec<&(usize, Level, String)> = with
+            .logs
+            .iter()
+            .filter(|(_, level, _)| *level >= Level::Error)
+            .collect();
+        assert!(
+            !loud.is_empty(),
+            "the control run logs no error: the scenario tests nothing"
+        );
+
+        assert!(
+            loud.iter().any(|(_, _, l)| l.contains("after a partition")),
+            "{loud:#?}"
+        );
+        let without = three_nodes(false);
+        assert_eq!(without.logs, vec![], "a node without groups spoke");
+        for (i, m) in without
+            .sent
+            .iter()
+            .filter(|(_, m)| m.get_str("t") == Some("starting"))
+        {
+            let at = without
+                .sent
+                .iter()
+                .position(|(j, n)| j == i && n == m)
+                .expect("sent");
+            let answered = without.sent[at..]
+                .iter()
+                .any(|(j, n)| j != i && n.get_str("t") == Some("resource"));
+            assert!(answered, "n{}'s starting was not answered", i + 1);
+        }
+    }
+
     #[test]
     fn a_client_status_query_is_answered_as_3_0_6_answers_it() {
         let m = answer(true, "ipfail");

@@ -47,6 +47,9 @@ pub enum DropReason {
     Replay,
     /// Already seen (the same packet on another medium, or a retransmission).
     Duplicate,
+    /// From a node's generation that sent its shutdown notice (still in
+    /// flight when the notice arrived, or a copy of the notice).
+    Departed,
 }
 
 /// A fact worth logging or acting on.

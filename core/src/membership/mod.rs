@@ -234,6 +234,11 @@ struct Node {
     /// Dead (or never heard) when this generation was first heard: its first
     /// status says whether it was running all along (a partition) or starting.
     new_gen_while_dead: bool,
+    /// The generation that sent a shutdown notice: it is gone, and whatever
+    /// of it is still in flight (a status sent just before the notice, the
+    /// notice's copy on another medium, a retransmission) is dropped. Only a
+    /// newer generation, a real restart, brings the node back.
+    departed: Option<u64>,
     seq: SeqTrack,
     /// The sequence number of the newest message of this generation handed to
     /// the layer above: it survives the restarts of sequence tracking.
@@ -259,6 +264,7 @@ impl Node {
             beats: vec![IntervalWindow::default(); links],
             gen: 0,
             new_gen_while_dead: false,
+            departed: None,
             seq: SeqTrack::default(),
             delivered: None,
             uuid: None,
@@ -702,6 +708,14 @@ impl Membership {
         let Some(i) = self.nodes.iter().position(|n| n.name == src) else {
             return self.notify(Event::BadNode { name: src });
         };
+        if i != self.me
+            && self.nodes[i]
+                .departed
+                .is_some_and(|left| msg.get_hex("hg").unwrap_or(0) <= left)
+        {
+            // Sent before (or with) its shutdown notice: the node is gone.
+            return self.notify(Event::Dropped(DropReason::Departed));
+        }
         // Any packet of the current generation proves the link, even a duplicate
         // (spec §4.3); a replay of an older generation proves nothing.
         let replay = i != self.me && msg.get_hex("hg").unwrap_or(0) < self.nodes[i].gen;
@@ -767,9 +781,17 @@ impl Membership {
                 self.flush_held(i);
                 self.notify(Event::ShutdownNotice { node: src.clone() });
                 let n = &mut self.nodes[i];
+                n.departed = Some(n.gen);
                 n.status = NodeStatus::Dead;
                 n.status_text = "dead".into();
                 n.seq = SeqTrack::default();
+                // Gone, not failed: its links go down without a word (3.0.6
+                // logs only the notice), and no silence is measured from its
+                // last status (no late heartbeat when it returns).
+                n.last_status = None;
+                for l in &mut n.links {
+                    l.1 = false;
+                }
                 self.notify(Event::StatusUpdate {
                     node: src,
                     status: "dead".into(),
@@ -1024,6 +1046,7 @@ impl Membership {
             n.seq = SeqTrack::default();
             n.delivered = None;
             n.new_gen_while_dead = n.status == NodeStatus::Dead;
+            n.departed = None;
             if known != 0 {
                 self.notify(Event::Restart { node });
             }

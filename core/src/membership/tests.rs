@@ -623,6 +623,130 @@ fn shutdown_notice_makes_the_node_dead_at_once() {
     assert_eq!(m.node_status("n2"), Some(NodeStatus::Dead));
 }
 
+/// `shutdone` from n2, generation `gen`, sequence number `seq`.
+fn shutdone_from(gen: u64, seq: u64) -> Message {
+    let mut bye = Message::with_type("shutdone");
+    bye.push_str("st", "dead");
+    bye.push_str("src", "n2");
+    bye.push_str("seq", format!("{seq:x}"));
+    bye.push_str("hg", format!("{gen:x}"));
+    bye.push_str("ts", "6b075b63");
+    bye
+}
+
+/// Issue 14, item 12: a 3.0.6 peer leaving with `heartbeat -k`. After its
+/// notice, what of it is still in flight (the notice's copy on the other
+/// medium, a status sent before it that arrives late, the statuses it sends
+/// until it exits, a resource message) changes nothing: it stays dead, its
+/// links are down at once, and no link death, node death or late heartbeat is
+/// reported, however long we wait.
+#[test]
+fn after_a_shutdown_notice_packets_in_flight_neither_revive_nor_kill_the_node() {
+    let mut m = started_pair();
+    for seq in 2..=4 {
+        m.handle_message(
+            Now::at_millis(seq * 1000),
+            0,
+            status_from("n2", 7, seq, "active"),
+        );
+        m.handle_message(
+            Now::at_millis(seq * 1000),
+            1,
+            status_from("n2", 7, seq, "active"),
+        );
+    }
+    drain(&mut m);
+    m.handle_message(Now::at_millis(4500), 0, shutdone_from(7, 6));
+    let ev = events(&drain(&mut m));
+    // Status 5 is late: a gap before the notice.
+    assert!(
+        ev.contains(&Event::ShutdownNotice { node: "n2".into() }),
+        "{ev:?}"
+    );
+    assert_eq!(m.node_status("n2"), Some(NodeStatus::Dead));
+    assert_eq!(
+        (m.link_up("n2", 0), m.link_up("n2", 1)),
+        (Some(false), Some(false))
+    );
+
+    // In flight: the notice on the serial link, status 5 (sent before the
+    // notice, delayed), statuses 7 and 8 and a resource message sent after it.
+    let mut resource = Message::with_type("resource");
+    resource.push_str("rsc_hold", "none");
+    resource.push_str("src", "n2");
+    resource.push_str("seq", "9");
+    resource.push_str("hg", "7");
+    resource.push_str("ts", "6b075b63");
+    let late: Vec<(u64, LinkId, Message)> = vec![
+        (4510, 1, shutdone_from(7, 6)),
+        (4520, 0, status_from("n2", 7, 5, "active")),
+        (5000, 0, status_from("n2", 7, 7, "active")),
+        (5000, 1, status_from("n2", 7, 7, "active")),
+        (5200, 0, resource),
+        (6000, 1, status_from("n2", 7, 8, "active")),
+    ];
+    let mut cmds = Vec::new();
+    for (t, link, msg) in late {
+        m.handle_message(Now::at_millis(t), link, msg);
+        cmds.extend(drain(&mut m));
+    }
+    // Far beyond deadtime (6 s) from every packet of it.
+    for t in (7000..=30_000).step_by(500) {
+        m.handle_timeout(Now::at_millis(t));
+        cmds.extend(drain(&mut m));
+    }
+    assert_eq!(events(&cmds), vec![], "the departed node made news");
+    let departed = cmds
+        .iter()
+        .filter(|c| matches!(c, Command::Notify(Event::Dropped(DropReason::Departed))))
+        .count();
+    assert_eq!(departed, 6, "each packet in flight counted as dropped");
+    assert_eq!(m.node_status("n2"), Some(NodeStatus::Dead));
+    assert_eq!(
+        (m.link_up("n2", 0), m.link_up("n2", 1)),
+        (Some(false), Some(false))
+    );
+    assert!(m
+        .poll_timeout()
+        .is_some_and(|t| t >= Now::at_millis(30_000).mono));
+}
+
+/// Issue 14, item 12: the departed node restarts (a new generation): it is
+/// back, link up and status as it sends them, with no late heartbeat measured
+/// from before it left. (Had it come up active on the other side of a
+/// partition, that would be a healed partition, as for any dead node.)
+#[test]
+fn a_departed_node_returns_with_a_new_generation() {
+    let mut m = started_pair();
+    m.handle_message(Now::at_millis(1000), 0, status_from("n2", 7, 2, "active"));
+    m.handle_message(Now::at_millis(1500), 0, shutdone_from(7, 3));
+    drain(&mut m);
+    m.handle_message(Now::at_millis(20_000), 0, status_from("n2", 8, 1, "up"));
+    let ev = events(&drain(&mut m));
+    assert_eq!(
+        ev,
+        vec![
+            Event::LinkUp {
+                node: "n2".into(),
+                link: "eth1".into()
+            },
+            Event::Restart { node: "n2".into() },
+            Event::StatusUpdate {
+                node: "n2".into(),
+                status: "up".into()
+            },
+        ]
+    );
+    assert_eq!(m.node_status("n2"), Some(NodeStatus::Up));
+    // And it is watched again: silent for its dead time, it dies.
+    m.handle_timeout(Now::at_millis(40_000));
+    let ev = events(&drain(&mut m));
+    assert!(
+        ev.contains(&Event::NodeDead { node: "n2".into() }),
+        "{ev:?}"
+    );
+}
+
 #[test]
 fn our_shutdown_sends_shutdone_and_stops_beating() {
     let mut m = started_pair();

@@ -249,6 +249,9 @@ pub struct NiceFailback {
     delay_logged: bool,
     /// Our node name, for log lines about our own requests.
     me: String,
+    /// No haresources groups here ([`NiceFailback::without_groups`]): the
+    /// machine answers what peers ask, and logs nothing.
+    no_groups: bool,
     /// Why the groups move now: set where a move is decided, read by the
     /// status table ([`NiceFailback::move_reason`]); it decides nothing.
     cause: MoveReason,
@@ -309,6 +312,7 @@ impl NiceFailback {
             announced: false,
             delay_logged: false,
             me: "we".to_owned(),
+            no_groups: false,
             cause: MoveReason::Start,
             takeover_asked: None,
             out: VecDeque::new(),
@@ -318,6 +322,16 @@ impl NiceFailback {
     /// Names our node in log lines (3.0.6 logs `n1 wants to go standby [all]`).
     pub fn named(mut self, me: &str) -> NiceFailback {
         self.me = me.to_owned();
+        self
+    }
+
+    /// The same machine for a node without haresources groups (a membership-only
+    /// cluster, often of three or more nodes, where the two-node protocol hears
+    /// several peers at once). It still answers what peers ask (a 3.0.6 peer
+    /// waits for our `resource` report), but logs nothing: every line it would
+    /// log is about resource groups that do not exist.
+    pub fn without_groups(mut self) -> NiceFailback {
+        self.no_groups = true;
         self
     }
 
@@ -391,6 +405,9 @@ impl NiceFailback {
     }
 
     fn log(&mut self, level: Level, text: impl Into<String>) {
+        if self.no_groups {
+            return;
+        }
         self.out.push_back(Action::Log(level, text.into()));
     }
 
