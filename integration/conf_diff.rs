@@ -327,6 +327,12 @@ fn corpus() -> Vec<Case> {
         cf("ping to a name that does not resolve", "ping nosuch.invalid", Agree(false)),
         // Our own directives: in ha-ext.cf, beside a ha.cf 3.0.6 shares.
         ext("ha-ext.cf with our directives", "metrics_listen 127.0.0.1:9100\nscript_timeout 30\nipfail off\n", Agree(true)),
+        ext("ha-ext.cf: metrics_listen on all addresses", "metrics_listen 0.0.0.0:9100\n", Agree(true)),
+        ext(
+            "ha-ext.cf: metrics_listen on another machine's address",
+            "metrics_listen 192.0.2.200:9100\n",
+            Differ(false, "ours checks that metrics_listen is an address of this node, as run binds it (3.0.6 never reads ha-ext.cf)"),
+        ),
         ext("ha-ext.cf with a 3.0.6 directive", "keepalive 2\n", Differ(false, "ha-ext.cf holds only our own directives (3.0.6 never reads it)")),
         cf("our directive in ha.cf", "script_timeout 30", Differ(true, "our own directives are read in ha.cf too (3.0.6 refuses them as illegal: use ha-ext.cf in a ha.cf shared with it)")),
         // Values of the other directives.

@@ -91,7 +91,7 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<
     let mut send: Option<(u32, usize)> = None;
     let mut slots: Vec<(u32, AuthMethod, usize)> = Vec::new();
     // Key numbers whose line was refused: no second error for `auth N` naming them.
-    let mut refused: Vec<u32> = Vec::new();
+    let mut refused: Vec<i64> = Vec::new();
     for (i, raw) in text.split('\n').enumerate() {
         let n = i + 1;
         let loc = Loc::new(&file, n);
@@ -150,6 +150,7 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<
             );
             continue;
         };
+        refused.push(num);
         let Some(num) = u32::try_from(num)
             .ok()
             .filter(|s| (*s as usize) < MAX_AUTH_SLOTS)
@@ -161,7 +162,6 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<
             );
             continue;
         };
-        refused.push(num);
         let key = c_word(rest);
         let method = match (method, key) {
             ("crc", None) => AuthMethod::Crc,
@@ -213,7 +213,7 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<
                 continue;
             }
         };
-        refused.retain(|r| *r != num);
+        refused.retain(|r| *r != i64::from(num));
         if let Some(pos) = slots.iter().position(|(s, _, _)| *s == num) {
             let prev = slots[pos].2;
             diags.warn_hint(
@@ -253,7 +253,7 @@ pub(crate) fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<
                     );
                     *num
                 }
-                _ if u32::try_from(auth).is_ok_and(|a| refused.contains(&a)) => return None,
+                _ if refused.contains(&auth) => return None,
                 _ => {
                     diags.error_hint(
                         &Loc::new(&file, auth_line),

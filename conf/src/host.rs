@@ -96,6 +96,19 @@ impl HostCheck {
                 }
             }
         }
+        if let Some(addr) = p.metrics_listen {
+            let ip = addr.ip();
+            if !ip.is_unspecified() && !local_addresses().contains(&ip) {
+                self.report(
+                    diags,
+                    &main,
+                    format!(
+                        "metrics_listen {addr}: no interface of this machine has the address {ip}"
+                    ),
+                    "give an address of this node, 127.0.0.1, or 0.0.0.0 for all of them".into(),
+                );
+            }
+        }
         for n in &p.ping_nodes {
             if let Err(e) = resolve_ping_node(&n.value.name, &n.value.hosts) {
                 self.report(
@@ -350,4 +363,19 @@ pub fn ip_runner_lines(config: &crate::model::Config, confdir: Option<&Path>) ->
             },
         )
         .collect()
+}
+
+/// The addresses of this machine's interfaces (in this network namespace).
+fn local_addresses() -> Vec<std::net::IpAddr> {
+    nix::ifaddrs::getifaddrs()
+        .map(|it| {
+            it.filter_map(|a| {
+                let a = a.address?;
+                a.as_sockaddr_in()
+                    .map(|s| std::net::IpAddr::V4(s.ip()))
+                    .or_else(|| a.as_sockaddr_in6().map(|s| std::net::IpAddr::V6(s.ip())))
+            })
+            .collect()
+        })
+        .unwrap_or_default()
 }

@@ -796,3 +796,19 @@ fn crm_is_quoted_as_written_and_a_refused_auto_failback_has_no_follow_on() {
         vec!["3: auto_failback: \"maybe\" is not one of on, off, legacy"]
     );
 }
+
+/// Issue 14, item 9 in authkeys: `auth N` naming a refused key line draws no
+/// second error.
+#[test]
+fn auth_naming_a_refused_key_line_draws_no_second_error() {
+    for keys in [
+        "auth 16\n16 sha1 abcdefgh12345678\n",
+        "auth 1\n1 sha256 abcdefgh12345678\n",
+    ] {
+        let (_d, r) = load_with(BASE, HARES, keys, &HostCheck::default());
+        let e = r.expect_err("refused");
+        let errors: Vec<_> = e.errors().map(|d| d.message.clone()).collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(!errors[0].contains("not found"), "{errors:?}");
+    }
+}
