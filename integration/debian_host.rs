@@ -136,3 +136,55 @@ fn the_built_in_address_runs_whatever_resource_d_holds_unless_ipaddr_scripts_is_
             .then_some(())
     });
 }
+
+/// A resource script whose `status` answers only once `/run/gate` exists
+/// (a stand-in for Debian's `Delay`, whose `status` takes 30 s); otherwise
+/// as [`SCRIPT`].
+const GATED: &str = r#"#!/bin/sh
+name=$(basename "$0")
+for a; do op=$a; done
+echo "$name $*" >> /var/log/rsc.log
+if [ "$op" = status ]; then
+  while [ ! -e /run/gate ]; do sleep 0.05; done
+fi
+state="/run/rsc-$name"
+case "$op" in
+  start) touch "$state" ;;
+  stop) rm -f "$state" ;;
+  status) if [ -e "$state" ]; then echo running; else echo stopped; fi ;;
+esac
+exit 0
+"#;
+
+/// Issue 14, item 14: two groups, one whose `status` is slow. At start the
+/// daemon checks both groups for leftovers, then acquires them: the other
+/// group is acquired while the slow `status` still runs (it cannot end before
+/// the test opens its gate), and the slow group follows once it answers.
+#[test]
+fn a_slow_status_at_start_delays_only_its_own_group() {
+    let cluster = Cluster::new(&["n1"], Topology::private_and_public());
+    let n1 = cluster.node("n1");
+    install(n1, HA_CF, "n1 slow\nn1 svc\n");
+    n1.write_file("/etc/ha.d/resource.d/slow", GATED, 0o755);
+    let d = n1.spawn(&[BIN, "run"]);
+    n1.wait_for_log(LOG, "Resource group svc acquired in", LONG);
+    let log = n1.read_file(LOG);
+    assert!(
+        !log.contains("Resource group slow acquired"),
+        "the slow group was acquired first:\n{log}"
+    );
+    // Its status cannot end before the gate opens, whenever it began.
+    wait_until("the slow status", LONG, || {
+        n1.read_file(RSC_LOG).contains("slow status").then_some(())
+    });
+    n1.write_file("/run/gate", "", 0o644);
+    n1.wait_for_log(LOG, "Resource group slow acquired in", LONG);
+    let calls: Vec<String> = n1
+        .read_file(RSC_LOG)
+        .lines()
+        .filter(|l| l.starts_with("slow "))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(calls, ["slow status", "slow status", "slow start"]);
+    stop(n1, d);
+}

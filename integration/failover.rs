@@ -57,8 +57,9 @@ pub(crate) fn responder(node: &Node) -> Spawned {
     ])
 }
 
-/// The package's IPaddr scripts would run as scripts: take them out so the
-/// built-in service-address resource runs.
+/// Takes the package's IPaddr scripts out of resource.d. The built-in address
+/// runs anyway (`ipaddr_scripts` is off by default, see `debian_host.rs`);
+/// this keeps these tests independent of that default.
 pub(crate) fn use_builtin_ip(node: &Node) {
     for s in ["IPaddr", "IPaddr2"] {
         let _ = std::fs::remove_file(node.path(format!("/etc/ha.d/resource.d/{s}")));

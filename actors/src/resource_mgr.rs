@@ -605,3 +605,55 @@ impl Handler<RunGroups> for ResourceManager {
         self.start_work(ctx);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hb_conf::diag::Loc;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    fn group(node: &str, texts: &[&str]) -> ResourceGroup {
+        let file: Arc<Path> = Arc::from(Path::new("haresources"));
+        ResourceGroup {
+            node: node.to_owned(),
+            resources: texts
+                .iter()
+                .map(|t| {
+                    let ip = hb_conf::ip_spec(t).ok();
+                    Resource {
+                        text: (*t).to_owned(),
+                        script: if ip.is_some() { "IPaddr" } else { t }.to_owned(),
+                        args: Vec::new(),
+                        ip,
+                    }
+                })
+                .collect(),
+            loc: Loc::new(&file, 1),
+        }
+    }
+
+    fn keys(chains: &[Vec<ResourceGroup>]) -> Vec<Vec<&str>> {
+        chains
+            .iter()
+            .map(|c| c.iter().map(ResourceGroup::key).collect())
+            .collect()
+    }
+
+    /// Groups sharing a resource (as written, or a service address written
+    /// two ways) form one chain in haresources order; the others stand alone.
+    #[test]
+    fn groups_that_share_a_resource_are_chained_in_file_order() {
+        let groups = [
+            group("n1", &["a", "shared"]),
+            group("n1", &["b"]),
+            group("n2", &["192.0.2.9/24", "c"]),
+            group("n2", &["shared", "d"]),
+            group("n1", &["e", "192.0.2.9"]),
+        ];
+        assert_eq!(
+            keys(&chains_of(&groups)),
+            [vec!["a", "shared"], vec!["b"], vec!["192.0.2.9/24", "e"]]
+        );
+    }
+}

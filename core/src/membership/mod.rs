@@ -234,11 +234,15 @@ struct Node {
     /// Dead (or never heard) when this generation was first heard: its first
     /// status says whether it was running all along (a partition) or starting.
     new_gen_while_dead: bool,
-    /// The generation that sent a shutdown notice: it is gone, and whatever
-    /// of it is still in flight (a status sent just before the notice, the
-    /// notice's copy on another medium, a retransmission) is dropped. Only a
-    /// newer generation, a real restart, brings the node back.
-    departed: Option<u64>,
+    /// The generation that sent a shutdown notice, and when the notice came:
+    /// the node is gone, and whatever of that generation is still in flight (a
+    /// status sent just before the notice, the statuses 3.0.6 sends until it
+    /// exits, the notice's copy on another medium) is dropped. A newer
+    /// generation (a restart) brings it back, and so does a status of the same
+    /// generation more than its dead time after the notice: a node that beats
+    /// that long is running (restarted within the same second with
+    /// `hbgenmethod time`).
+    departed: Option<(u64, Instant)>,
     seq: SeqTrack,
     /// The sequence number of the newest message of this generation handed to
     /// the layer above: it survives the restarts of sequence tracking.
@@ -708,13 +712,16 @@ impl Membership {
         let Some(i) = self.nodes.iter().position(|n| n.name == src) else {
             return self.notify(Event::BadNode { name: src });
         };
-        if i != self.me
-            && self.nodes[i]
-                .departed
-                .is_some_and(|left| msg.get_hex("hg").unwrap_or(0) <= left)
-        {
-            // Sent before (or with) its shutdown notice: the node is gone.
-            return self.notify(Event::Dropped(DropReason::Departed));
+        if let Some((left, at)) = self.nodes[i].departed.filter(|_| i != self.me) {
+            if msg.get_hex("hg").unwrap_or(0) <= left {
+                let window = at + self.limit_for(&self.nodes[i]);
+                if now.mono < window || t != "status" {
+                    // Sent before (or with) its shutdown notice: it is gone.
+                    return self.notify(Event::Dropped(DropReason::Departed));
+                }
+                // Still beating a dead time after its notice: it runs.
+                self.nodes[i].departed = None;
+            }
         }
         // Any packet of the current generation proves the link, even a duplicate
         // (spec §4.3); a replay of an older generation proves nothing.
@@ -781,7 +788,7 @@ impl Membership {
                 self.flush_held(i);
                 self.notify(Event::ShutdownNotice { node: src.clone() });
                 let n = &mut self.nodes[i];
-                n.departed = Some(n.gen);
+                n.departed = Some((n.gen, now.mono));
                 n.status = NodeStatus::Dead;
                 n.status_text = "dead".into();
                 n.seq = SeqTrack::default();

@@ -747,6 +747,46 @@ fn a_departed_node_returns_with_a_new_generation() {
     );
 }
 
+/// Issue 14, item 12: a node that keeps beating in the same generation for
+/// more than its dead time after its notice is running (with `hbgenmethod
+/// time`, a restart within the same second keeps the generation): its first
+/// status after that window brings it back, with no late heartbeat. Other
+/// messages of that generation do not.
+#[test]
+fn a_node_beating_a_dead_time_after_its_notice_in_the_same_generation_is_back() {
+    let mut m = started_pair();
+    m.handle_message(Now::at_millis(1000), 0, status_from("n2", 7, 2, "active"));
+    m.handle_message(Now::at_millis(1500), 0, shutdone_from(7, 3));
+    drain(&mut m);
+    // Within the dead time (6 s, n2's dt is 6 s too): in flight.
+    m.handle_message(Now::at_millis(7000), 0, status_from("n2", 7, 1, "init"));
+    // After it, a message that is not a status: still nothing.
+    let mut other = Message::with_type("resource");
+    other.push_str("src", "n2");
+    other.push_str("seq", "2");
+    other.push_str("hg", "7");
+    other.push_str("ts", "6b075b63");
+    m.handle_message(Now::at_millis(7600), 0, other);
+    assert_eq!(events(&drain(&mut m)), vec![]);
+    assert_eq!(m.node_status("n2"), Some(NodeStatus::Dead));
+    m.handle_message(Now::at_millis(7700), 0, status_from("n2", 7, 3, "up"));
+    let ev = events(&drain(&mut m));
+    assert_eq!(
+        ev,
+        vec![
+            Event::LinkUp {
+                node: "n2".into(),
+                link: "eth1".into()
+            },
+            Event::StatusUpdate {
+                node: "n2".into(),
+                status: "up".into()
+            },
+        ]
+    );
+    assert_eq!(m.node_status("n2"), Some(NodeStatus::Up));
+}
+
 #[test]
 fn our_shutdown_sends_shutdone_and_stops_beating() {
     let mut m = started_pair();
