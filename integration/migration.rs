@@ -12,9 +12,11 @@
 //! then a failback), across the two implementations both times.
 //!
 //! Asserted: the service address is never on both nodes (each node's local
-//! routing table, read from `/proc/PID/net/fib_trie` every 5 ms), what ours
-//! logs shows no death, late heartbeat or dead link (every stop is graceful),
-//! and each step ends where it should. Each switchover's outage as the client
+//! routing table, read from `/proc/PID/net/fib_trie` every 5 ms; after every
+//! move it must show the new owner alone), what ours logs shows no death or
+//! late heartbeat and does not bring a gracefully stopped node back (every
+//! stop is graceful; its `Link X:eth1 dead.` lines are printed), and each step
+//! ends where it should. Each switchover's outage as the client
 //! saw it is printed, not asserted.
 //!
 //! 3.0.6 itself is not held to that: a graceful stop does not change the
@@ -117,6 +119,17 @@ impl OwnerWatch {
             .filter(|(_, held)| held.iter().filter(|h| **h).count() > 1)
             .cloned()
             .collect()
+    }
+
+    /// Waits until a sample shows the address on node `i` alone (which also
+    /// proves that the watch sees it at all).
+    fn wait_sole_owner(&self, i: usize, name: &str) {
+        crate::harness::wait_until(&format!("{VIP} on {name} alone"), LONG, || {
+            let samples = self.samples.lock().unwrap();
+            let (_, held) = samples.last()?;
+            let alone = held.iter().enumerate().all(|(j, h)| *h == (j == i));
+            alone.then_some(())
+        });
     }
 
     fn count(&self) -> usize {
@@ -295,6 +308,7 @@ fn a_heartbeat_306_pair_migrates_to_ours_one_node_at_a_time() {
     for node in [n1, n2] {
         real::wait_settled(node, LONG);
     }
+    owners.wait_sole_owner(0, "n1");
     let mut report = vec![format!(
         "3.0.6 pair serving from n1 {:?} after the start",
         t0.elapsed()
@@ -361,6 +375,7 @@ fn a_heartbeat_306_pair_migrates_to_ours_one_node_at_a_time() {
     let t3 = Instant::now();
     let stopper = stop_306(n1);
     let switchover = outage(&probe, t3, "n1", "n2");
+    owners.wait_sole_owner(1, "n2");
     wait_306_gone(n1, stopper);
     n2.wait_for_log_from(
         real::LOG,
@@ -385,6 +400,7 @@ fn a_heartbeat_306_pair_migrates_to_ours_one_node_at_a_time() {
     let ours_from1 = n1.log_len(real::LOG);
     let _ours1 = start_ours(n1);
     let failback = outage(&probe, t4, "n2", "n1");
+    owners.wait_sole_owner(0, "n1");
     n2.wait_for_log_from(
         real::LOG,
         mark2,
@@ -470,4 +486,24 @@ fn a_heartbeat_306_pair_migrates_to_ours_one_node_at_a_time() {
             deaths.join("\n")
         );
     }
+}
+
+/// The routing-table reader on the kernel's format: a local /32 counts, the
+/// same address as a route or another address's entry does not.
+#[test]
+fn the_owner_watch_reads_local_addresses_from_fib_trie() {
+    let trie = |extra: &str| {
+        format!(
+            "Local:\n  +-- 0.0.0.0/0 3 0 5\n     +-- 192.0.2.0/24 2 0 2\n        \
+             +-- 192.0.2.0/26 2 0 2\n           |-- 192.0.2.0\n              /24 link UNICAST\n\
+             {extra}           |-- 192.0.2.11\n              /32 host LOCAL\n        \
+             |-- 192.0.2.255\n           /32 link BROADCAST\n"
+        )
+    };
+    let with = trie("           |-- 192.0.2.50\n              /32 host LOCAL\n");
+    let routed = trie("           |-- 192.0.2.50\n              /32 link UNICAST\n");
+    assert!(has_local(&with, VIP));
+    assert!(!has_local(&routed, VIP));
+    assert!(!has_local(&trie(""), VIP));
+    assert!(has_local(&trie(""), "192.0.2.11"));
 }
