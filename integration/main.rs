@@ -20,8 +20,14 @@ mod logging;
 mod loss;
 mod membership;
 mod metrics;
+mod migration;
 mod panic;
 mod process;
+// The failover benchmark's client probe (a thread in the client's network
+// namespace, a new connection every 10 ms); its responder is not used here.
+#[path = "../benches/failover/probe.rs"]
+#[allow(dead_code)]
+mod probe;
 mod real_peer;
 mod reload;
 mod status;

@@ -114,7 +114,11 @@ impl Pair {
     }
 
     /// Starts node `i`'s responder (this executable, `--responder NAME PORT`).
+    /// On a Debian host the group's service script starts it instead.
     fn start_responder(&mut self, i: usize) -> Result<()> {
+        if self.setting.debian_host {
+            return Ok(());
+        }
         let exe = std::env::current_exe().context("this executable")?;
         let node = self.node(i);
         let guard = node.spawn(&[
@@ -500,8 +504,10 @@ fn slow_timeout(_system: System, setting: &Setting) -> Duration {
     Duration::from_secs(40) + setting.deadtime * 10
 }
 
-/// Removes the service address from the node's eth0 (as a reboot would).
+/// Removes the service address from the node's eth0 and the service
+/// script's pid file (as a reboot would).
 fn flush_vip(node: &Node) {
+    let _ = std::fs::remove_file(node.path("/run/svc.pid"));
     node.exec(&[
         "ip",
         "addr",

@@ -299,6 +299,7 @@ pub fn read_csv(paths: &[std::path::PathBuf]) -> Result<Results> {
                 keepalive: ms(f[3]).map_err(|_| bad())?,
                 deadtime: ms(f[4]).map_err(|_| bad())?,
                 ha_cf_extra: String::new(),
+                debian_host: f[2].starts_with("debian"),
             };
             let i = match r
                 .pairs

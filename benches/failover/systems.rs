@@ -127,13 +127,37 @@ pub struct Setting {
     /// Lines added to ha.cf (ours and 3.0.6), for experiments such as
     /// `realtime off`; part of [`Setting::name`] when not empty.
     pub ha_cf_extra: String,
+    /// The `debian` setting: a host where Debian's heartbeat package is
+    /// installed, as a migrating user has it. Its resource.d (IPaddr, IPaddr2,
+    /// ...) is left in place for ours too, the group is the tutorials'
+    /// `n1 IPaddr::192.0.2.50/24/eth0 svc`, and the service is not always on:
+    /// [`SVC`], a resource script, starts the responder as a daemon with the
+    /// group and stops it with the group (keepalived: its notify scripts).
+    pub debian_host: bool,
 }
 
 impl Setting {
     /// Parses a setting name for `system`: `1s` (1 s / 3 s), `100ms`
     /// (100 ms / 500 ms), `fast` (the system's [`System::fastest`]) or
-    /// `K/D` with times such as `20ms/100ms`.
+    /// `K/D` with times such as `20ms/100ms`; `debian` is 100 ms / 500 ms on
+    /// a Debian host ([`Setting::debian_host`]), and `debian:T` the timing `T`
+    /// there (`debian:1s`).
     pub fn parse(s: &str, system: System) -> Result<Setting> {
+        if let Some(rest) = s.strip_prefix("debian") {
+            let timing = match rest {
+                "" => "100ms",
+                _ => rest
+                    .strip_prefix(':')
+                    .with_context(|| format!("setting {s:?}: debian or debian:TIMING"))?,
+            };
+            if timing.starts_with("debian") {
+                bail!("setting {s:?}: debian or debian:TIMING");
+            }
+            let mut set = Setting::parse(timing, system)?;
+            set.name = s.to_owned();
+            set.debian_host = true;
+            return Ok(set);
+        }
         let ms = Duration::from_millis;
         let (k, d) = match s {
             "1s" => (ms(1000), ms(3000)),
@@ -154,6 +178,7 @@ impl Setting {
             keepalive: k,
             deadtime: d,
             ha_cf_extra: String::new(),
+            debian_host: false,
         })
     }
 
@@ -166,11 +191,17 @@ impl Setting {
         self
     }
 
-    /// `100 ms / 500 ms`, or `advert 100 ms` for keepalived.
+    /// `100 ms / 500 ms`, or `advert 100 ms` for keepalived; `, Debian host`
+    /// added for the `debian` settings.
     pub fn describe(&self, system: System) -> String {
-        match system {
+        let timing = match system {
             System::Keepalived => format!("advert {}", human(self.keepalive)),
             _ => format!("{} / {}", human(self.keepalive), human(self.deadtime)),
+        };
+        if self.debian_host {
+            format!("{timing}, Debian host")
+        } else {
+            timing
         }
     }
 }
@@ -231,10 +262,54 @@ pub fn ha_cf(setting: &Setting, nodes: &[&str], groups: bool) -> String {
     )
 }
 
+/// The service of the `debian` setting: an LSB-style resource script that
+/// starts the benchmark's responder (`@EXE@`) as a daemon in its own session
+/// and returns, as hand-written init scripts do: the daemon keeps the script's
+/// standard output and error (nothing redirects them), as Debian's IPaddr
+/// leaves `send_arp` holding them. `stop` kills it, `status` says
+/// `running`/`stopped`. Its pid file is in the node's /run (gone at a reboot).
+pub const SVC: &str = r#"#!/bin/sh
+# svc: the failover benchmark's service (Debian host setting).
+PIDFILE=/run/svc.pid
+DAEMON='@EXE@'
+running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+case "$1" in
+  start)
+    if running; then echo "svc: already running"; exit 0; fi
+    setsid "$DAEMON" --responder "$(uname -n)" 7000 &
+    echo $! > "$PIDFILE"
+    echo "svc: started"
+    ;;
+  stop)
+    if running; then kill "$(cat "$PIDFILE")"; fi
+    rm -f "$PIDFILE"
+    ;;
+  status)
+    if running; then echo running; else echo stopped; fi
+    ;;
+  *) echo "usage: $0 {start|stop|status}"; exit 1 ;;
+esac
+exit 0
+"#;
+
+/// Where [`SVC`] is installed in a node.
+pub const SVC_PATH: &str = "/etc/ha.d/resource.d/svc";
+
 /// keepalived's configuration: VRRPv3 over eth1 (multicast), the address on
 /// eth0, priority 150 on the preferred node and 100 elsewhere, preemption on
-/// (keepalived's default), advert interval = keepalive.
+/// (keepalived's default), advert interval = keepalive. On a Debian host the
+/// service follows the address through the notify scripts ([`SVC`]).
 pub fn keepalived_conf(setting: &Setting, node: &str, preferred: bool) -> String {
+    let notify = if setting.debian_host {
+        format!(
+            "\x20   notify_master \"{SVC_PATH} start\"\n\
+             \x20   notify_backup \"{SVC_PATH} stop\"\n\
+             \x20   notify_fault \"{SVC_PATH} stop\"\n\
+             \x20   notify_stop \"{SVC_PATH} stop\"\n"
+        )
+    } else {
+        String::new()
+    };
     format!(
         "global_defs {{\n\
          \x20   router_id {node}\n\
@@ -250,6 +325,7 @@ pub fn keepalived_conf(setting: &Setting, node: &str, preferred: bool) -> String
          \x20   virtual_ipaddress {{\n\
          \x20       {VIP}/24 dev eth0\n\
          \x20   }}\n\
+         {notify}\
          }}\n",
         if preferred { "MASTER" } else { "BACKUP" },
         if preferred { 150 } else { 100 },
@@ -274,14 +350,18 @@ pub fn install(
                 &ha_cf(setting, nodes, preferred.is_some()),
                 0o644,
             );
-            let haresources = preferred.map_or(String::new(), |p| format!("{p} {VIP}/24/eth0\n"));
+            let haresources = match preferred {
+                None => String::new(),
+                Some(p) if setting.debian_host => format!("{p} IPaddr::{VIP}/24/eth0 svc\n"),
+                Some(p) => format!("{p} {VIP}/24/eth0\n"),
+            };
             node.write_file("/etc/ha.d/haresources", &haresources, 0o644);
             node.write_file(
                 "/etc/ha.d/authkeys",
                 "auth 1\n1 sha1 failover-benchmark-key\n",
                 0o600,
             );
-            if system == System::Ours {
+            if system == System::Ours && !setting.debian_host {
                 // The package's IPaddr scripts would run as scripts: without
                 // them ours uses its built-in service address.
                 for s in ["IPaddr", "IPaddr2"] {
@@ -294,6 +374,14 @@ pub fn install(
             &keepalived_conf(setting, node.name(), Some(node.name()) == preferred),
             0o644,
         ),
+    }
+    if setting.debian_host {
+        let exe = std::env::current_exe().unwrap_or_default();
+        node.write_file(
+            SVC_PATH,
+            &SVC.replace("@EXE@", &exe.to_string_lossy()),
+            0o755,
+        );
     }
 }
 
