@@ -46,8 +46,8 @@ done
 report() {
     for t in "${tests[@]}"; do
         t=${t%:*} total=0 failed=0 missing=0
+        compgen -G "$log_dir/${t/:/.}.*.log" >/dev/null || continue
         for log in "$log_dir/${t/:/.}".*.log; do
-            [ -e "$log" ] || continue
             line=$(grep -h "seeds in" "$log" | tail -n 1) || { missing=$(( missing + 1 )); continue; }
             total=$(( total + $(echo "$line" | sed 's/.*: \([0-9]*\) seeds in.*/\1/') ))
             failed=$(( failed + $(echo "$line" | sed 's/.*, \([0-9]*\) failed$/\1/') ))

@@ -970,6 +970,10 @@ fn random_faults_keep_every_invariant() {
 ///   a report from the peer assumed a 3.0.6 peer holding its own groups; the
 ///   peer was one of ours that could not hear it yet, and held nothing (its
 ///   starts had failed).
+/// - 9803 (ipfail), found by the 100,000-seed search of a first version of the
+///   fix of the second cause (a release carried out after the burst): until
+///   then the node reported itself settled, and the peer cancelled the
+///   failback standby the node had just asked for; the node waited an hour.
 const SEEDS_THAT_FOUND_BUGS: &[(u64, bool, bool)] = &[
     (1172, false, true),
     (2139, false, true),
@@ -989,6 +993,7 @@ const SEEDS_THAT_FOUND_BUGS: &[(u64, bool, bool)] = &[
     (15085, false, true),
     (15166, false, true),
     (15208, false, true),
+    (9803, true, true),
 ];
 
 /// Every seed that once found a bug, with `auto_failback` on and off.

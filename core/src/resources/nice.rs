@@ -751,7 +751,8 @@ impl NiceFailback {
             let busy = self.standby != Standby::Not
                 || self.standby_deadline.is_some()
                 || self.state != State::Stable
-                || !self.jobs.is_empty();
+                || !self.jobs.is_empty()
+                || self.giving();
             if now.mono >= t && self.shutting_down {
                 // Leaving: nobody to offer them to from here.
                 self.handover = None;
@@ -897,7 +898,7 @@ impl NiceFailback {
     }
 
     fn send_partition_report(&mut self, info: &str) {
-        let stable = self.jobs.is_empty() && self.state == State::Stable;
+        let stable = self.jobs.is_empty() && !self.giving() && self.state == State::Stable;
         let m = self.report(stable, Some(info));
         self.out.push_back(Action::Send(m));
     }
@@ -963,6 +964,14 @@ impl NiceFailback {
             .without(self.peer_acquiring.mirror())
     }
 
+    /// A release decided by [`NiceFailback::resolve_double_holding`] waits
+    /// to be carried out. It counts as a running job (as it was when it
+    /// started at once): we are not settled, and no standby or failback may
+    /// move the groups meanwhile.
+    fn giving(&self) -> bool {
+        self.heal.is_some_and(|h| h.give_at.is_some())
+    }
+
     /// Carries out the release [`NiceFailback::resolve_double_holding`]
     /// decided, if the groups are still held on both nodes.
     fn give_doubly_held(&mut self) {
@@ -1024,6 +1033,7 @@ impl NiceFailback {
             || !self.other_is_stable
             || self.state != State::Stable
             || !self.jobs.is_empty()
+            || self.giving()
         {
             self.log(Level::Debug, "Auto failback delayed.");
             self.failback_retry_at = Some(now.mono + FAILBACK_RETRY);
@@ -1104,7 +1114,7 @@ impl NiceFailback {
                     );
                     return;
                 }
-                if self.state != State::Stable {
+                if self.state != State::Stable || self.giving() {
                     self.log(
                         Level::Warn,
                         format!(
@@ -1501,7 +1511,7 @@ impl NiceFailback {
                         format!("The {set} resource groups could not be released and the other node holds them too: both run them. Stop them here by hand."),
                     );
                 }
-                let stable = self.jobs.is_empty() && self.state == State::Stable;
+                let stable = self.jobs.is_empty() && !self.giving() && self.state == State::Stable;
                 self.send_resources(now, stable, None);
             }
         }
@@ -1523,6 +1533,7 @@ impl NiceFailback {
 
     fn is_stable(&self) -> bool {
         self.jobs.is_empty()
+            && !self.giving()
             && self.standby == Standby::Not
             && self.standby_deadline.is_none()
             && (self.other_is_stable || self.state == State::Init)

@@ -687,7 +687,11 @@ fn releases(acts: &[Action]) -> Vec<Hold> {
 /// A node that declared its peer dead without ever hearing it (initdead) and
 /// now runs both groups, settled; `auto_failback off`.
 fn holding_all(me: &str, now: Now) -> NiceFailback {
-    let mut n = NiceFailback::new(false).named(me);
+    holding_all_with(me, now, false)
+}
+
+fn holding_all_with(me: &str, now: Now, auto_failback: bool) -> NiceFailback {
+    let mut n = NiceFailback::new(auto_failback).named(me);
     n.peer_dead(now, "peer", false);
     n.done(now, true);
     n.done(now, true);
@@ -824,4 +828,42 @@ fn a_silent_peer_never_heard_from_gets_nothing_released() {
     a.handle_timeout(t(5_000 + PARTITION_REPLY_TIMEOUT.as_millis() as u64));
     let acts = drain(&mut a);
     assert_eq!(releases(&acts), [Hold::FOREIGN], "{acts:?}");
+}
+
+/// Simulator seed 9803 (ipfail, `auto_failback on`), found with the release of
+/// a healed partition carried out after the burst: until it is carried out it
+/// counts as running work. B runs both groups after A's death and hears A's
+/// partition report (A runs its own group). B's answer says it is not settled
+/// (else A cancels a standby of B's that B just asked for, taking it for one
+/// that spanned the partition, and B waits an hour in it), B is in transition,
+/// and B's auto-failback of A's group waits: the heal gives it back.
+#[test]
+fn a_release_decided_at_a_heal_counts_as_running_work() {
+    let t = Now::at_millis;
+    let mut b = holding_all_with("B", t(0), true);
+    let mut report = resource_msg(Hold::LOCAL, true, Some("partition"));
+    report.push_str("src", "A");
+    b.handle(t(1_000), false, &report);
+    let acts = drain(&mut b);
+    assert_eq!(releases(&acts), [], "carried out after the burst: {acts:?}");
+    let ack = sends(&acts)
+        .into_iter()
+        .find(|m| m.get_str("info") == Some("partition-ack"))
+        .expect("B answers the partition report");
+    assert_eq!(ack.get_str("isstable"), Some("0"), "{ack:?}");
+    assert_eq!(b.rscstatus(), "transition");
+    b.perform_auto_failback(t(1_000));
+    b.handle_timeout(t(1_000));
+    let acts = drain(&mut b);
+    assert_eq!(releases(&acts), [Hold::FOREIGN], "{acts:?}");
+    assert!(
+        !sends(&acts)
+            .iter()
+            .any(|m| m.get_str("t") == Some("ask_resources")),
+        "no failback standby besides the heal's release: {acts:?}"
+    );
+    b.done(t(1_200), true);
+    drain(&mut b);
+    assert_eq!(b.holding(), Hold::LOCAL);
+    assert_eq!(b.rscstatus(), "local");
 }
