@@ -46,6 +46,7 @@ use hb_core::membership::{Event, Membership, MembershipConfig, NodeStatus, PingC
 use hb_core::node::{Node, Output};
 use hb_core::resources::moves::{MoveReason, Owner};
 use hb_core::resources::nice::{Hold, NiceFailback, HANDOVER_DELAY};
+use hb_core::resources::protocol::Protocol;
 use hb_core::time::{Now, Rng};
 use hb_core::wire::Message;
 
@@ -358,7 +359,7 @@ impl Sim {
                         .daemon
                         .as_ref()
                         .and_then(Node::resources)
-                        .map_or(Hold::NONE, NiceFailback::holding);
+                        .map_or(Hold::NONE, Protocol::holding);
                     self.log(format!(
                         "{} {} {set} (then holds {holds})",
                         name(i),
@@ -740,7 +741,7 @@ impl Sim {
                 self.dump()
             );
             if let Some(d) = &h.daemon {
-                let r = d.resources().map(NiceFailback::rscstatus);
+                let r = d.resources().map(Protocol::rscstatus);
                 assert_ne!(
                     r,
                     Some("transition"),
