@@ -287,6 +287,13 @@ impl Legacy {
                 };
                 self.on_request(&who, key);
             }
+            Some("ip-request-resp") if msg.get_str("dest") == Some(who.as_str()) => {
+                // The other node answers itself: it saw no other active node
+                // and takes its group without asking (3.0.6's HA_DONTASK).
+                if let Some(key) = msg.get_str("ipaddr") {
+                    self.on_unasked_take(&who, key);
+                }
+            }
             Some("ip-request-resp") if msg.get_str("dest") == Some(self.me.as_str()) => {
                 let (Some(key), ok, weown) = (
                     msg.get_str("ipaddr"),
@@ -360,6 +367,27 @@ impl Legacy {
             let m = answer_msg(who, key, false, true);
             self.send(m);
         }
+    }
+
+    /// The other node takes its group `key` without asking us, as if alone
+    /// (its start-up did not see us active). We hold it too: the group goes
+    /// home, as legacy has it; we release it at once instead of running it on
+    /// both nodes.
+    fn on_unasked_take(&mut self, who: &str, key: &str) {
+        if !self.foreign_keys.iter().any(|k| k == key) {
+            return;
+        }
+        self.other_holds = self.other_holds.with(Hold::FOREIGN);
+        if !self.i_hold.has(Hold::FOREIGN) {
+            return;
+        }
+        self.log(
+            Level::Warn,
+            format!("{who} takes its resource group {key} without asking us (it saw no other active node): releasing its groups here."),
+        );
+        self.cause = MoveReason::Failback;
+        self.i_hold = self.i_hold.without(Hold::FOREIGN);
+        self.start_job(Job::Release(Vec::new()));
     }
 
     /// The other node answered our request for `key`.

@@ -210,6 +210,43 @@ fn when_the_other_node_asks_for_its_groups_we_release_them_then_answer() {
     );
 }
 
+/// The other node takes its group without asking (its start saw no other
+/// active node; it says so by answering itself): we release our copy at once.
+#[test]
+fn a_peer_that_takes_its_group_unasked_makes_us_release_it() {
+    let mut l = n1();
+    l.comm_up(now());
+    l.peer_dead(now(), "n2", true);
+    l.done(now(), true);
+    l.done(now(), true);
+    actions(&mut l);
+    let self_answer = |key| {
+        from_n2(
+            "ip-request-resp",
+            &[
+                ("dest", "n2"),
+                ("ipaddr", key),
+                ("weown", "yes"),
+                ("ok", "OK"),
+            ],
+        )
+    };
+    l.handle(now(), false, &self_answer("svc2"));
+    let a = actions(&mut l);
+    assert_eq!(runs(&a), [Action::Release(Hold::FOREIGN)]);
+    assert!(sent(&a).is_empty());
+    assert!(logs(&a)[0].contains("without asking"), "{a:?}");
+    // Its second group's self-answer: already released.
+    l.handle(now(), false, &self_answer("198.51.100.7/24/eth0"));
+    assert!(runs(&actions(&mut l)).is_empty());
+    l.done(now(), true);
+    assert_eq!(l.holding(), Hold::LOCAL);
+    assert_eq!(l.peer_holds(), Hold::FOREIGN);
+    // One for our own group (differing files) moves nothing.
+    l.handle(now(), false, &self_answer("192.0.2.50/24/eth0"));
+    assert!(runs(&actions(&mut l)).is_empty());
+}
+
 /// A release that fails keeps the groups here and tells the requester no.
 #[test]
 fn a_failed_release_answers_deny_and_keeps_the_groups() {
