@@ -576,6 +576,64 @@ mod wired {
         assert_eq!(sent_types(&out), ["ip-request-resp 192.0.2.50"]);
     }
 
+    /// The peer, back after we took its group, takes it without asking (it
+    /// came up before it saw us active): its answer to itself reaches the
+    /// resource protocol, which releases our copy.
+    #[test]
+    fn a_peer_answering_itself_makes_us_release_its_group() {
+        let mut n = node();
+        n.handle_message(Now::at_millis(500), 0, status_from_n2("up", 1));
+        n.groups_done(Now::at_millis(600), true);
+        // n2 dies; we take its group.
+        n.handle_timeout(Now::at_millis(8_000));
+        let out = outputs(&mut n);
+        let take = Output::Run {
+            acquire: true,
+            set: Hold::FOREIGN,
+        };
+        assert!(out.contains(&take), "{out:?}");
+        n.groups_done(Now::at_millis(8_100), true);
+        outputs(&mut n);
+        // n2 restarts (generation 8) and answers itself for its group.
+        let restarted = |t: &str, seq: u64| {
+            let mut m = status_from_n2("active", seq);
+            m.set_str("hg", "8");
+            m.set_str("t", t);
+            m
+        };
+        let mut first = restarted("status", 1);
+        first.set_str("st", "init");
+        n.handle_message(Now::at_millis(9_000), 0, first);
+        n.handle_message(Now::at_millis(9_050), 0, restarted("status", 2));
+        let mut m = restarted("ip-request-resp", 3);
+        for (k, v) in [
+            ("dest", "n2"),
+            ("ipaddr", "svc2"),
+            ("weown", "yes"),
+            ("ok", "OK"),
+        ] {
+            m.push_str(k, v);
+        }
+        n.handle_message(Now::at_millis(9_100), 0, m);
+        let out = outputs(&mut n);
+        let release = Output::Run {
+            acquire: false,
+            set: Hold::FOREIGN,
+        };
+        assert_eq!(
+            out.iter()
+                .filter(|o| matches!(o, Output::Run { .. }))
+                .collect::<Vec<_>>(),
+            [&release],
+            "{out:#?}"
+        );
+        assert!(
+            out.iter()
+                .any(|o| matches!(o, Output::Log(_, t) if t.contains("without asking"))),
+            "{out:#?}"
+        );
+    }
+
     /// `heartbeat standby` and `takeover` are refused in legacy mode, with
     /// 3.0.6's words.
     #[test]
