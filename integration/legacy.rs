@@ -128,6 +128,17 @@ fn legacy_with_heartbeat_306_holding_our_group_when_we_join() {
     );
     expect_calls(n1, 0, &["svc start"], "we took it after the answer");
 
+    // `cl_status rscstatus` in legacy mode: 3.0.6 says `none` once settled
+    // (it does not track holdings in legacy mode), and so do we.
+    let rscstatus = |node: &Node, cmd: &[&str]| {
+        crate::harness::wait_until(&format!("rscstatus none on {}", node.name()), LONG, || {
+            let out = node.exec(cmd);
+            (String::from_utf8_lossy(&out.stdout).trim() == "none").then_some(())
+        })
+    };
+    rscstatus(n2, &["cl_status", "rscstatus"]);
+    rscstatus(n1, &[BIN, "cl-status", "rscstatus"]);
+
     // No standby in legacy mode: refused with 3.0.6's words, nothing moves.
     let out = n1.exec(&[BIN, "standby"]);
     assert!(!out.status.success(), "{out:?}");
@@ -194,7 +205,7 @@ fn legacy_with_heartbeat_306_asking_us_for_its_group() {
     );
     // It asks, unless its start-up came before it saw us active: then it takes
     // the group unasked, says so on the wire, and we release our copy at once.
-    n1.wait_for_log_from(
+    let how = n1.wait_for_log_from(
         LOG,
         0,
         &[
@@ -203,6 +214,7 @@ fn legacy_with_heartbeat_306_asking_us_for_its_group() {
         ],
         LONG,
     );
+    eprintln!("legacy: 3.0.6 joined: {how}");
     expect_calls(
         n1,
         before1,

@@ -65,6 +65,11 @@ pub struct Legacy {
     other_holds: Hold,
     /// The other node's last status was `active`.
     peer_active: bool,
+    /// We know the other node's status (a status message, or its death).
+    peer_known: bool,
+    /// Communication came up on a packet of the other node that was not its
+    /// status: whether to ask it waits for its status.
+    waiting_for_status: bool,
     /// The other node may hold groups (3.0.6's `has_resources`): false after its
     /// shutdown notice, until it restarts.
     peer_has_resources: bool,
@@ -112,6 +117,8 @@ impl Legacy {
             i_hold: Hold::NONE,
             other_holds: Hold::NONE,
             peer_active: false,
+            peer_known: false,
+            waiting_for_status: false,
             peer_has_resources: true,
             asked: BTreeSet::new(),
             refused: false,
@@ -147,7 +154,7 @@ impl Legacy {
 
     /// Resource work runs (or a request of ours is unanswered).
     pub fn in_transition(&self) -> bool {
-        !self.jobs.is_empty() || !self.asked.is_empty()
+        !self.jobs.is_empty() || !self.asked.is_empty() || self.waiting_for_status
     }
 
     /// `cl_status rscstatus` as 3.0.6 answers it in legacy mode: `transition`
@@ -204,6 +211,10 @@ impl Legacy {
     /// The other node's status changed (its status message).
     pub fn peer_status(&mut self, status: &str) {
         self.peer_active = status == "active";
+        self.peer_known = true;
+        if std::mem::take(&mut self.waiting_for_status) {
+            self.req_our_resources();
+        }
     }
 
     /// Communication came up in a cluster of one node: every group is ours.
@@ -230,6 +241,20 @@ impl Legacy {
             return;
         }
         self.cause = MoveReason::Start;
+        if self.peer_known {
+            self.req_our_resources();
+        } else {
+            // Heard, but not its status yet (the first packet was another
+            // message): whether it is active decides whether to ask.
+            self.waiting_for_status = true;
+        }
+    }
+
+    /// Ask the active other node for our groups, or take them.
+    fn req_our_resources(&mut self) {
+        if self.shutting_down || self.i_hold.has(Hold::LOCAL) {
+            return;
+        }
         if self.peer_active {
             self.other_holds = Hold::FOREIGN;
             self.ask_for_ours(MoveReason::Start);
@@ -435,6 +460,8 @@ impl Legacy {
     /// The other node died. `heard`: we ever heard a packet from it.
     pub fn peer_dead(&mut self, _now: Now, peer: &str, heard: bool) {
         self.peer_active = false;
+        self.peer_known = true;
+        self.waiting_for_status = false;
         if self.shutting_down {
             return;
         }
@@ -457,6 +484,8 @@ impl Legacy {
     /// The other node announced a graceful shutdown (`shutdone`): take over at once.
     pub fn peer_shutdown(&mut self, _now: Now, peer: &str) {
         self.peer_active = false;
+        self.peer_known = true;
+        self.waiting_for_status = false;
         self.peer_has_resources = false;
         self.cause = MoveReason::PeerStopped;
         self.takeover_from(peer);
@@ -622,6 +651,7 @@ impl Legacy {
         }
         self.shutting_down = true;
         self.asked.clear();
+        self.waiting_for_status = false;
         self.cause = MoveReason::Shutdown;
         let held = std::mem::replace(&mut self.i_hold, Hold::NONE);
         self.log(Level::Info, "Giving up all HA resources.");

@@ -148,6 +148,38 @@ fn several_groups_are_taken_after_the_last_answer() {
     assert!(runs(&actions(&mut l)).is_empty());
 }
 
+/// Communication came up on a packet of the other node that was not its
+/// status (seen with 3.0.6 busy taking over): the decision to ask waits for its
+/// status, so an active holder is asked, not doubled.
+#[test]
+fn comm_up_before_the_peer_status_waits_for_it() {
+    let mut l = n1();
+    l.comm_up(now());
+    let a = actions(&mut l);
+    assert!(runs(&a).is_empty() && sent(&a).is_empty(), "{a:?}");
+    assert_eq!(l.rscstatus(), "transition");
+    l.peer_status("active");
+    assert_eq!(
+        sent(&actions(&mut l)),
+        ["ip-request ipaddr=192.0.2.50/24/eth0"]
+    );
+    // A starting peer holds nothing: we take ours.
+    let mut l = n1();
+    l.comm_up(now());
+    l.peer_status("up");
+    assert_eq!(runs(&actions(&mut l)), [Action::Acquire(Hold::LOCAL)]);
+    // One that dies meanwhile: everything is ours.
+    let mut l = n1();
+    l.comm_up(now());
+    l.peer_dead(now(), "n2", true);
+    assert_eq!(
+        runs(&actions(&mut l)),
+        [Action::Acquire(Hold::FOREIGN), Action::Acquire(Hold::LOCAL)]
+    );
+    l.peer_status("active");
+    assert!(runs(&actions(&mut l)).is_empty());
+}
+
 /// No other active node: take our groups at once, answering ourselves on the
 /// wire as 3.0.6's req_resource does with HA_DONTASK.
 #[test]
@@ -170,6 +202,7 @@ fn alone_at_comm_up_we_take_our_groups_without_asking() {
 #[test]
 fn when_the_other_node_asks_for_its_groups_we_release_them_then_answer() {
     let mut l = n1();
+    l.peer_status("up");
     l.comm_up(now());
     l.done(now(), true);
     actions(&mut l);
@@ -215,6 +248,7 @@ fn when_the_other_node_asks_for_its_groups_we_release_them_then_answer() {
 #[test]
 fn a_peer_that_takes_its_group_unasked_makes_us_release_it() {
     let mut l = n1();
+    l.peer_status("up");
     l.comm_up(now());
     l.peer_dead(now(), "n2", true);
     l.done(now(), true);
@@ -251,6 +285,7 @@ fn a_peer_that_takes_its_group_unasked_makes_us_release_it() {
 #[test]
 fn a_failed_release_answers_deny_and_keeps_the_groups() {
     let mut l = n1();
+    l.peer_status("up");
     l.comm_up(now());
     l.peer_dead(now(), "n2", true);
     l.done(now(), true);
@@ -347,6 +382,7 @@ fn a_shutdown_notice_hands_everything_over_and_the_death_after_it_is_harmless() 
 #[test]
 fn a_graceful_stop_releases_everything_and_answers_requests_made_meanwhile() {
     let mut l = n1();
+    l.peer_status("up");
     l.comm_up(now());
     l.peer_dead(now(), "n2", true);
     assert!(!l.shutdown(now()), "waits for the running acquisitions");
