@@ -22,18 +22,20 @@ fn legacy_ha_cf() -> String {
     cf.replace("auto_failback on\n", "")
 }
 
-/// Ours on n1 (built-in address), 3.0.6 on n2 (Debian's IPaddr), one group
-/// `VIP svc` preferred on `owner`. Returns the responders.
+/// Ours on n1 (built-in address), 3.0.6 on n2 (Debian's IPaddr), two groups
+/// `VIP svc` and `svc2` preferred on `owner` (asked for and answered one by
+/// one). Returns the responders.
 fn legacy_setup(n1: &Node, n2: &Node, owner: &str) -> Vec<Spawned> {
     let mut responders = Vec::new();
     for node in [n1, n2] {
         real::install_config(
             node,
             &legacy_ha_cf(),
-            &format!("{owner} {VIP}/24/eth0 svc\n"),
+            &format!("{owner} {VIP}/24/eth0 svc\n{owner} svc2\n"),
             "legacy-key",
         );
         node.write_file("/etc/ha.d/resource.d/svc", SCRIPT, 0o755);
+        node.write_file("/etc/ha.d/resource.d/svc2", SCRIPT, 0o755);
         responders.push(responder(node));
     }
     use_builtin_ip(n1);
@@ -76,7 +78,9 @@ fn power_back(node: &Node) {
         "to",
         &format!("{VIP}/32"),
     ]);
-    let _ = std::fs::remove_file(node.path("/run/rsc-svc"));
+    for s in ["svc", "svc2"] {
+        let _ = std::fs::remove_file(node.path(format!("/run/rsc-{s}")));
+    }
     for iface in ["eth0", "eth1"] {
         node.link_up(iface);
     }
@@ -123,10 +127,15 @@ fn legacy_with_heartbeat_306_holding_our_group_when_we_join() {
     expect_calls(
         n2,
         before2,
-        &["svc stop"],
+        &["svc stop", "svc2 stop"],
         "3.0.6 gave the group up when asked",
     );
-    expect_calls(n1, 0, &["svc start"], "we took it after the answer");
+    expect_calls(
+        n1,
+        0,
+        &["svc start", "svc2 start"],
+        "we took it after the answer",
+    );
 
     // `cl_status rscstatus` in legacy mode: 3.0.6 says `none` once settled
     // (it does not track holdings in legacy mode), and so do we.
@@ -157,7 +166,12 @@ fn legacy_with_heartbeat_306_holding_our_group_when_we_join() {
     power_loss(n1);
     let outage = wait_answer(client, "n2", [n1, n2]);
     eprintln!("legacy: power loss of our n1, 3.0.6's n2 answered after {outage:?} (deadtime 5 s)");
-    expect_calls(n2, before2, &["svc start"], "3.0.6 took the group over");
+    expect_calls(
+        n2,
+        before2,
+        &["svc start", "svc2 start"],
+        "3.0.6 took the group over",
+    );
 
     // Ours returns: it asks again, 3.0.6 releases, we serve.
     power_back(n1);
@@ -171,13 +185,43 @@ fn legacy_with_heartbeat_306_holding_our_group_when_we_join() {
         "legacy: our n1 back, serving again after {:?}",
         back.elapsed()
     );
-    expect_calls(n2, before2, &["svc stop"], "3.0.6 released the group");
-    expect_calls(n1, before1, &["svc start"], "we took it back");
-    assert!(
-        !n1.read_file(LOG).contains("ERROR") && !n1.read_file(LOG).contains("CRIT"),
-        "{}",
-        n1.read_file(LOG)
+    expect_calls(
+        n2,
+        before2,
+        &["svc stop", "svc2 stop"],
+        "3.0.6 released the group",
     );
+    expect_calls(n1, before1, &["svc start", "svc2 start"], "we took it back");
+
+    // Our graceful stop: we release everything, then send the shutdown notice
+    // (no `resource` message in legacy mode), and 3.0.6 takes over at once.
+    let before1 = count(n1);
+    let before2 = count(n2);
+    let stopping = Instant::now();
+    n1.signal(nix::sys::signal::Signal::SIGTERM, |p| {
+        p.exe.ends_with("heartbeat") && p.cmdline.contains(" run")
+    });
+    wait_answer(client, "n2", [n1, n2]);
+    eprintln!(
+        "legacy: graceful stop of our n1, 3.0.6's n2 answered after {:?}",
+        stopping.elapsed()
+    );
+    n2.wait_for_log(real::LOG, "Received shutdown notice from 'n1'.", LONG);
+    expect_calls(
+        n1,
+        before1,
+        &["svc stop", "svc2 stop"],
+        "we released both groups",
+    );
+    expect_calls(
+        n2,
+        before2,
+        &["svc start", "svc2 start"],
+        "3.0.6 took both over",
+    );
+    n1.wait_for_log(LOG, "Heartbeat shutdown complete.", LONG);
+    let log1 = n1.read_file(LOG);
+    assert!(!log1.contains("ERROR") && !log1.contains("CRIT"), "{log1}");
 }
 
 /// Our node (n1) holds 3.0.6's group when 3.0.6 (n2, its preferred node)
@@ -218,12 +262,12 @@ fn legacy_with_heartbeat_306_asking_us_for_its_group() {
     expect_calls(
         n1,
         before1,
-        &["svc stop"],
+        &["svc stop", "svc2 stop"],
         "we gave the group up when asked",
     );
     assert_eq!(
         calls(n2, 0),
-        ["svc start"],
+        ["svc start", "svc2 start"],
         "3.0.6 started the group once, after our answer"
     );
 
@@ -232,7 +276,12 @@ fn legacy_with_heartbeat_306_asking_us_for_its_group() {
     power_loss(n2);
     let outage = wait_answer(client, "n1", [n1, n2]);
     eprintln!("legacy: power loss of 3.0.6's n2, our n1 answered after {outage:?} (deadtime 5 s)");
-    expect_calls(n1, before1, &["svc start"], "we took the group over");
+    expect_calls(
+        n1,
+        before1,
+        &["svc start", "svc2 start"],
+        "we took the group over",
+    );
     n1.wait_for_log(LOG, "No STONITH device configured.", LONG);
 
     // 3.0.6 returns: it asks again and gets its group back.
@@ -242,7 +291,12 @@ fn legacy_with_heartbeat_306_asking_us_for_its_group() {
     let from2 = n2.log_len(real::LOG);
     real::start(n2);
     wait_answer(client, "n2", [n1, n2]);
-    expect_calls(n1, before1, &["svc stop"], "we released the group again");
+    expect_calls(
+        n1,
+        before1,
+        &["svc stop", "svc2 stop"],
+        "we released the group again",
+    );
     n2.wait_for_log_from(real::LOG, from2, &["received ip-request-resp"], LONG);
 
     // 3.0.6's graceful stop: we take over at its shutdown notice.
@@ -258,7 +312,7 @@ fn legacy_with_heartbeat_306_asking_us_for_its_group() {
     expect_calls(
         n1,
         before1,
-        &["svc start"],
+        &["svc start", "svc2 start"],
         "we took the group at the notice",
     );
     let log1 = n1.read_file(LOG);
