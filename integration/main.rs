@@ -14,6 +14,7 @@ mod harness;
 mod harness_selftest;
 mod hostile;
 mod ipfail;
+mod legacy;
 mod links;
 mod load;
 mod logging;

@@ -353,18 +353,28 @@ fn a_stale_pid_file_is_replaced_and_start_reports_the_daemons_errors() {
     assert!(!n1.path(PIDFILE).exists());
 
     // Refused by the daemon after detaching: its error reaches the caller
-    // (legacy with a resource group; without groups it would mean nothing).
+    // (its metrics port is taken: a fact of the machine, not of the files).
+    let addr = n1.addr(crate::harness::Net::Private);
+    let _busy = n1.spawn(&[
+        "socat",
+        &format!("TCP-LISTEN:9464,bind={addr},reuseaddr,fork"),
+        "SYSTEM:true",
+    ]);
+    wait_until("the metrics port to be taken", SOON, || {
+        n1.exec_ok(&["ss", "-ltnH"])
+            .contains(&format!("{addr}:9464"))
+            .then_some(())
+    });
     n1.write_file(
         "/etc/ha.d/ha.cf",
-        &ha_cf("n1", "auto_failback legacy\n"),
+        &ha_cf("n1", &format!("metrics_listen {addr}:9464\n")),
         0o644,
     );
-    n1.write_file("/etc/ha.d/haresources", "n1 svc\n", 0o644);
     let out = hb(n1, &["start"]);
-    assert_code(&out, 1, "start with auto_failback legacy");
+    assert_code(&out, 1, "start with the metrics port taken");
     let err = text(&out.stderr);
     assert!(
-        err.contains("heartbeat: auto_failback legacy is not supported"),
+        err.contains(&format!("heartbeat: binding metrics_listen {addr}:9464")),
         "{err}"
     );
     assert!(err.ends_with("heartbeat not started.\n"), "{err}");

@@ -25,7 +25,9 @@ use hb_conf::model::{AutoFailback, GenMethod, Medium, MsgFmt};
 use hb_conf::{Config, HostCheck};
 use hb_core::ipfail::{Ipfail, IpfailConfig};
 use hb_core::membership::{Membership, MembershipConfig, PingConfig};
+use hb_core::resources::legacy::Legacy;
 use hb_core::resources::nice::NiceFailback;
+use hb_core::resources::protocol::Protocol;
 use hb_core::respawn::Policy;
 use hb_core::time::Now;
 use hb_core::wire::Format;
@@ -358,17 +360,35 @@ fn run_with(
     });
     let keys = SharedKeys::new(config.authkeys.clone());
     let inner_auth = config.msgfmt == MsgFmt::Classic;
-    let auto_failback = match config.auto_failback {
-        AutoFailback::On => true,
-        AutoFailback::Off => false,
-        // Without resource groups the setting means nothing.
-        AutoFailback::Legacy if config.resources.is_empty() => false,
-        AutoFailback::Legacy => anyhow::bail!(
-            "auto_failback legacy is not supported: write `auto_failback on` (groups go back to \
-             their home node) or `auto_failback off` (groups stay where they are) in ha.cf. \
-             heartbeat 3.0.6 itself deprecates legacy, and legacy nodes do not interoperate \
-             with on/off nodes"
-        ),
+    // `auto_failback on|off`: the nice_failback protocol; `legacy` (3.0.6's
+    // default): ip-request / ip-request-resp. Without resource groups neither
+    // sends anything.
+    // Membership only (no groups): the protocol answers peers and says
+    // nothing about groups.
+    let nice = |auto_failback: bool| {
+        let nice = NiceFailback::new(auto_failback).named(me);
+        if config.resources.is_empty() {
+            nice.without_groups()
+        } else {
+            nice
+        }
+    };
+    let protocol: Protocol = match config.auto_failback {
+        AutoFailback::On => nice(true).into(),
+        AutoFailback::Off => nice(false).into(),
+        AutoFailback::Legacy if config.resources.is_empty() => nice(false).into(),
+        AutoFailback::Legacy => {
+            let (ours, theirs): (Vec<_>, Vec<_>) =
+                config.resources.iter().partition(|g| g.node == me);
+            let keys = |gs: Vec<&hb_conf::model::ResourceGroup>| {
+                gs.iter().map(|g| g.key().to_owned()).collect::<Vec<_>>()
+            };
+            info!(
+                log,
+                "auto_failback legacy: resource groups are asked for with ip-request, as heartbeat 3.0.6 does; standby and takeover need auto_failback on or off"
+            );
+            Legacy::new(me, keys(ours), keys(theirs)).into()
+        }
     };
     let dirs = ScriptDirs {
         confdir: confdir_of(opts.config),
@@ -477,9 +497,6 @@ fn run_with(
                 let (spec, table, log) = (spec.clone(), ctx.address().recipient(), log2.clone());
                 ping_links.push(Supervisor::start(move |_| PingLink::new(spec, table, &log)));
             }
-            let nice = NiceFailback::new(auto_failback).named(me);
-            // Membership only: the protocol answers peers and says nothing.
-            let nice = if groups.is_empty() { nice.without_groups() } else { nice };
             let rm = ResourceManager::new(me, groups, dirs, ctx.address().recipient(), &decisions)
                 .with_script_timeout(config.script_timeout)
                 .with_ipaddr_scripts(config.ipaddr_scripts)
@@ -490,7 +507,7 @@ fn run_with(
             rm.do_send(hb_actors::resource_mgr::ReleaseLeftovers);
             let table = NodeTable::new(core, keys.clone(), outs, inner_auth, &decisions)
                 .with_resources(
-                    nice,
+                    protocol,
                     rm.clone().recipient(),
                     rm.recipient(),
                 )

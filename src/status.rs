@@ -401,7 +401,27 @@ pub fn table(s: &Snapshot, style: &Style) -> String {
                 let _ = writeln!(out, "  {}: {}", g.key, g.resources.join(" "));
             }
         }
-        let _ = writeln!(out, "resources held here: {}", s.rscstatus);
+        if s.timing.auto_failback == "legacy" && s.rscstatus == "none" {
+            // 3.0.6 does not track holdings in legacy mode, and cl_status
+            // answers as it does: say what the table shows.
+            let held = |local: bool| {
+                s.groups
+                    .iter()
+                    .any(|g| g.owner == "us" && (g.preferred == s.node) == local)
+            };
+            let here = match (held(true), held(false)) {
+                (true, true) => "all",
+                (true, false) => "local",
+                (false, true) => "foreign",
+                (false, false) => "none",
+            };
+            let _ = writeln!(
+                out,
+                "resources held here: {here} (cl_status rscstatus says none, as 3.0.6 does with auto_failback legacy)"
+            );
+        } else {
+            let _ = writeln!(out, "resources held here: {}", s.rscstatus);
+        }
     }
     out.push('\n');
     let t = &s.timing;
@@ -571,6 +591,28 @@ ipfail: this node sees 1 of 1 ping node(s), the other node sees 1
 dropped packets: bad_auth 12
 ";
         assert_eq!(table(&sample(), &style), expected);
+    }
+
+    /// With auto_failback legacy, rscstatus (cl_status) says `none` as 3.0.6
+    /// does; the table says what is held, from the groups.
+    #[test]
+    fn legacy_mode_says_what_is_held_beside_3_0_6s_none() {
+        let style = Style {
+            color: false,
+            clock: utc,
+        };
+        let mut s = sample();
+        s.rscstatus = "none".into();
+        s.timing.auto_failback = "legacy".into();
+        let text = table(&s, &style);
+        assert!(
+            text.contains("resources held here: local (cl_status rscstatus says none, as 3.0.6 does with auto_failback legacy)\n"),
+            "{text}"
+        );
+        s.groups[0].owner = "peer".into();
+        assert!(table(&s, &style).contains("resources held here: none (cl_status"));
+        s.rscstatus = "transition".into();
+        assert!(table(&s, &style).contains("resources held here: transition\n"));
     }
 
     #[test]

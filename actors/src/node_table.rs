@@ -1,5 +1,5 @@
 //! The node-status table: owns the sans-IO [`Node`] (membership and, with
-//! resource management, the [`NiceFailback`] protocol machine). It translates its
+//! resource management, the [`Protocol`] machine: nice_failback or legacy). It translates its
 //! outputs into link sends, resource jobs and log lines. It decides nothing itself.
 
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use actix::prelude::*;
 use hb_core::membership::{DropReason, Event, Level, Membership};
 use hb_core::node::{Node, Output};
-use hb_core::resources::nice::NiceFailback;
+use hb_core::resources::protocol::Protocol;
 use hb_core::time::{Instant, Now};
 use hb_core::wire::packet::{self, EncodeOptions};
 use hb_core::wire::Format;
@@ -94,7 +94,7 @@ impl NodeTable {
     /// Resource management: the protocol machine and the actor that runs groups.
     pub fn with_resources(
         mut self,
-        nice: NiceFailback,
+        nice: impl Into<Protocol>,
         resources: Recipient<RunGroups>,
         reannounce: Recipient<Reannounce>,
     ) -> NodeTable {

@@ -47,8 +47,10 @@ use std::time::Duration;
 use hb_core::ipfail::{Ipfail, IpfailConfig};
 use hb_core::membership::{Event, Membership, MembershipConfig, NodeStatus, PingConfig};
 use hb_core::node::{Node, Output};
+use hb_core::resources::legacy::Legacy;
 use hb_core::resources::moves::{MoveReason, Owner};
 use hb_core::resources::nice::{Hold, NiceFailback, HANDOVER_DELAY};
+use hb_core::resources::protocol::Protocol;
 use hb_core::time::{Now, Rng};
 use hb_core::wire::Message;
 
@@ -159,6 +161,8 @@ struct Sim {
     operator: bool,
     /// Nodes run ipfail with one ping node.
     ipfail: bool,
+    /// Nodes run `auto_failback legacy` (`Sim::legacy`).
+    legacy: bool,
     /// Whether each machine reaches the ping node.
     ping_ok: [bool; 2],
     /// Trace every delivery (`SIM_VERBOSE`).
@@ -177,6 +181,10 @@ impl Sim {
     }
 
     fn build(seed: u64, auto_failback: bool, ipfail: bool) -> Sim {
+        Sim::build_mode(seed, auto_failback, ipfail, false)
+    }
+
+    fn build_mode(seed: u64, auto_failback: bool, ipfail: bool, legacy: bool) -> Sim {
         let hosts = (0..2)
             .map(|_| Host {
                 daemon: None,
@@ -207,6 +215,7 @@ impl Sim {
             // ipfail moves groups as an operator's standby does.
             operator: ipfail,
             ipfail,
+            legacy,
             ping_ok: [true; 2],
             verbose: std::env::var("SIM_VERBOSE").is_ok(),
             trace: Vec::new(),
@@ -257,8 +266,13 @@ impl Sim {
             seed: h.generation * 7 + i as u64,
         };
         let now = Now::at_millis(self.now);
-        let nice = NiceFailback::new(self.auto_failback).named(&name(i));
-        let mut node = Node::new(Membership::new(cfg, now)).with_resources(nice);
+        let protocol: Protocol = if self.legacy {
+            let key = |g: usize| vec![format!("g{g}")];
+            Legacy::new(&name(i), key(i), key(1 - i)).into()
+        } else {
+            NiceFailback::new(self.auto_failback).named(&name(i)).into()
+        };
+        let mut node = Node::new(Membership::new(cfg, now)).with_resources(protocol);
         if self.ipfail {
             node = node.with_ipfail(Ipfail::new(IpfailConfig {
                 peer: name(1 - i),
@@ -361,7 +375,7 @@ impl Sim {
                         .daemon
                         .as_ref()
                         .and_then(Node::resources)
-                        .map_or(Hold::NONE, NiceFailback::holding);
+                        .map_or(Hold::NONE, Protocol::holding);
                     self.log(format!(
                         "{} {} {set} (then holds {holds})",
                         name(i),
@@ -743,7 +757,7 @@ impl Sim {
                 self.dump()
             );
             if let Some(d) = &h.daemon {
-                let r = d.resources().map(NiceFailback::rscstatus);
+                let r = d.resources().map(Protocol::rscstatus);
                 assert_ne!(
                     r,
                     Some("transition"),
@@ -1331,4 +1345,80 @@ fn the_status_table_names_ipfail_and_a_failed_start() {
     s.run_until(QUIET + 35_000);
     assert_eq!(s.seen(0, 0), (Peer, Some(StartFailed)), "{}", s.dump());
     assert_eq!(s.seen(1, 0), (Us, Some(PeerStandby)), "{}", s.dump());
+}
+
+// ---- auto_failback legacy (issue 14 item 7) ------------------------------------
+
+impl Sim {
+    /// Both nodes run `auto_failback legacy`: groups go back to their preferred
+    /// node (as with `on`, for invariant 3), no standby, no hand-over of a group
+    /// that failed to start.
+    fn legacy(seed: u64) -> Sim {
+        Sim::build_mode(seed, true, false, true)
+    }
+}
+
+/// Legacy: each node takes its own group at start (asking the other one when
+/// it is already active), the survivor takes over after a power loss or a
+/// graceful stop, the returning node gets its group back by asking, and a
+/// healed partition leaves each group on its preferred node. With loss,
+/// jitter and duplicates, the invariants are checked after every step.
+#[test]
+fn legacy_mode_keeps_every_invariant_through_deaths_stops_and_partitions() {
+    for seed in 0..40 {
+        let mut s = Sim::legacy(seed);
+        s.loss = [0, 10][(seed % 2) as usize];
+        s.jitter = [4, 40][(seed / 2 % 2) as usize];
+        s.dup = [0, 20][(seed / 4 % 2) as usize];
+        let quiet = |s: &mut Sim, what: &str| {
+            let loss = std::mem::replace(&mut s.loss, 0);
+            s.run_until(s.now + QUIET);
+            s.check_settled();
+            assert_eq!(s.holders(), [vec![0], vec![1]], "{what}\n{}", s.dump());
+            s.loss = loss;
+        };
+        quiet(&mut s, "start");
+        let i = (seed % 2) as usize;
+        s.crash(i);
+        s.run_until(s.now + DEADTIME + KEEPALIVE + 1_300);
+        assert_eq!(
+            s.holders(),
+            [vec![1 - i], vec![1 - i]],
+            "takeover\n{}",
+            s.dump()
+        );
+        // Back while the other holds both: it asks and gets its group back.
+        s.boot(i);
+        quiet(&mut s, "return after power loss");
+        assert!(
+            s.trace
+                .iter()
+                .any(|l| l.contains(&format!("{}: info Asked the other node", name(i)))),
+            "{}",
+            s.dump()
+        );
+        s.stop(1 - i);
+        s.run_until(s.now + 3_000);
+        assert!(s.hosts[1 - i].daemon.is_none(), "left\n{}", s.dump());
+        assert_eq!(s.holders(), [vec![i], vec![i]], "stop\n{}", s.dump());
+        s.boot(1 - i);
+        quiet(&mut s, "return after a graceful stop");
+        for l in 0..LINKS {
+            s.set_cut(l, 0, 1, true);
+            if seed % 3 != 0 {
+                s.set_cut(l, 1, 0, true);
+            }
+        }
+        s.run_until(s.now + 5_000);
+        s.heal_all();
+        quiet(&mut s, "partition healed");
+        // No standby in legacy mode.
+        s.standby(i, Hold::ALL);
+        quiet(&mut s, "standby refused");
+        assert!(
+            s.trace.iter().any(|l| l.contains("Err(Legacy)")),
+            "{}",
+            s.dump()
+        );
+    }
 }

@@ -753,7 +753,10 @@ impl Membership {
         if !self.track(now, i, &t, &msg) {
             return;
         }
-        if !self.for_us(&msg) {
+        // A legacy node that takes its own groups without asking (it saw no
+        // other active node) answers itself: `ip-request-resp dest=ITSELF`.
+        // That is news for whoever holds them too (3.0.6 drops it).
+        if !self.for_us(&msg) && t != "ip-request-resp" {
             return;
         }
         match t.as_str() {

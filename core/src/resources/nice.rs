@@ -250,7 +250,8 @@ pub struct NiceFailback {
     /// Our node name, for log lines about our own requests.
     me: String,
     /// No haresources groups here ([`NiceFailback::without_groups`]): the
-    /// machine answers what peers ask, and logs nothing.
+    /// machine answers what peers ask, and logs nothing but the two info
+    /// lines 3.0.6 logs without groups too ([`NiceFailback::log_always`]).
     no_groups: bool,
     /// Why the groups move now: set where a move is decided, read by the
     /// status table ([`NiceFailback::move_reason`]); it decides nothing.
@@ -404,6 +405,12 @@ impl NiceFailback {
         .min()
     }
 
+    /// An info line 3.0.6 logs whether or not there are groups (operators and
+    /// scripts wait for it), so it is logged even by a node without groups.
+    fn log_always(&mut self, text: impl Into<String>) {
+        self.out.push_back(Action::Log(Level::Info, text.into()));
+    }
+
     fn log(&mut self, level: Level, text: impl Into<String>) {
         if self.no_groups {
             return;
@@ -444,10 +451,7 @@ impl NiceFailback {
     fn announce(&mut self, why: &str) {
         if !self.announced {
             self.announced = true;
-            self.log(
-                Level::Info,
-                format!("Initial resource acquisition complete ({why})"),
-            );
+            self.log_always(format!("Initial resource acquisition complete ({why})"));
         }
     }
 
@@ -681,7 +685,7 @@ impl NiceFailback {
             }
             match msg.get_str("isstable") {
                 Some("1") if !self.other_is_stable => {
-                    self.log(Level::Info, "remote resource transition completed.");
+                    self.log_always("remote resource transition completed.");
                     self.other_is_stable = true;
                     let stable = self.state == State::Stable;
                     let m = self.report(stable, None);
