@@ -74,3 +74,80 @@ fn a_disagreement_fails_the_test_with_both_outputs() {
     n1.wait_for_log("/var/log/ha-log", "Local status now set to: 'up'", LONG);
     d.kill();
 }
+
+#[path = "../conf/tests/bad_configs/table.rs"]
+#[allow(dead_code)]
+mod bad_table;
+
+/// Every configuration of `conf/tests/bad_configs.rs`'s table (the same
+/// table, not a copy) is refused by `run --check-only` and by `check-config
+/// --strict`, each naming the case's error, in a node where the base
+/// configuration is accepted by both (so a refusal is the case's own).
+#[test]
+fn every_configuration_of_the_bad_table_is_refused_by_run_and_check_config() {
+    let cluster = Cluster::new(&["n1"], Topology::private_and_public());
+    let n1 = cluster.node("n1");
+    let svc = "#!/bin/sh\nexit 0\n";
+    let judge = |dir: &str, c: &bad_table::Case| {
+        let host_dir = n1.path(dir);
+        std::fs::create_dir_all(host_dir.join("resource.d")).expect("mkdir");
+        n1.write_file(&format!("{dir}/resource.d/svc"), svc, 0o755);
+        let staged = bad_table::stage(c, &host_dir);
+        let inside = format!(
+            "{dir}{}",
+            if staged == host_dir {
+                ""
+            } else {
+                "/cluster.toml"
+            }
+        );
+        let common = ["-c", inside.as_str(), "--node-name", "n1"];
+        let run = n1.exec(&[&[BIN, "run", "--check-only"][..], &common].concat());
+        let check = n1.exec(&[&[BIN, "check-config", "--strict", "-q"][..], &common].concat());
+        let text = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+        (
+            run.status.code(),
+            text(&run),
+            check.status.code(),
+            text(&check),
+        )
+    };
+    for (i, base) in [bad_table::F::HaCf, bad_table::F::Toml]
+        .into_iter()
+        .enumerate()
+    {
+        let c = bad_table::case(
+            "base",
+            base,
+            if i == 0 {
+                bad_table::HACF
+            } else {
+                bad_table::TOML
+            },
+            0,
+            "",
+        );
+        let (run, run_err, check, check_err) = judge(&format!("/etc/ha.d/base{i}"), &c);
+        assert_eq!(
+            (run, check),
+            (Some(0), Some(0)),
+            "the base is accepted:\n{run_err}\n{check_err}"
+        );
+    }
+    let mut failures = Vec::new();
+    for (i, c) in bad_table::cases().iter().enumerate() {
+        let (run, run_err, check, check_err) = judge(&format!("/etc/ha.d/case{i}"), c);
+        let error = format!("error: {}", c.message);
+        if run != Some(1)
+            || check != Some(1)
+            || !run_err.contains(&error)
+            || !check_err.contains(&error)
+        {
+            failures.push(format!(
+                "{}: run --check-only exit {run:?}, check-config --strict exit {check:?}, want 1 and {error:?}\n{run_err}{check_err}",
+                c.name
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
