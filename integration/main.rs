@@ -2,6 +2,7 @@
 //! `heartbeat` executable, and multi-node tests in network namespaces
 //! (`harness`), beside Debian's heartbeat 3.0.6 as a real peer.
 
+mod check_agreement;
 mod cli;
 mod conf_diff;
 mod daemon;

@@ -54,20 +54,13 @@ fn absolute(args: &DaemonArgs) -> anyhow::Result<DaemonArgs> {
     })
 }
 
-/// The configuration check of `run` (strict: this machine's devices, users
-/// and scripts too), done before the pid file is touched. Prints what is
-/// wrong as `run` does.
+/// The configuration check of `run` (`crate::run::check`: strict, this
+/// machine's devices, users and scripts, and the media planned, so an
+/// unresolvable `ucast` host stops `start` here and not in the detached
+/// daemon), done before the pid file is touched. Prints what is wrong as
+/// `run` does.
 fn config_ok(args: &DaemonArgs) -> bool {
-    match crate::load(&args.config, args.node_name.clone(), true) {
-        Ok(_) => true,
-        Err(e) => {
-            for d in &e.diagnostics {
-                eprintln!("{d}");
-            }
-            eprintln!("Configuration error, heartbeat not started.");
-            false
-        }
-    }
+    crate::run::validate(&args.config, args.node_name.clone()).is_some()
 }
 
 /// Takes the pid file, or says why not (and the caller exits 1).

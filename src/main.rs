@@ -120,17 +120,21 @@ fn check_config(
     strict: bool,
     quiet: bool,
 ) -> anyhow::Result<ExitCode> {
-    match load(config, node_name, strict) {
+    // Strict: exactly what `run` decides with (issue 14, item 8).
+    let result = if strict {
+        run::check(config, node_name).map(|(loaded, _)| loaded)
+    } else {
+        load(config, node_name, false).map_err(run::Refusal::Config)
+    };
+    match result {
+        Err(run::Refusal::Media(e)) => {
+            eprintln!("error: {e:#}");
+            eprintln!("configuration refused: 1 error");
+            Ok(ExitCode::from(EXIT_INVALID))
+        }
+        Err(run::Refusal::Config(e)) => Ok(refused(&e)),
         Ok(loaded) => {
             print_diagnostics(&loaded.warnings);
-            // What `run` does next with the configuration (issue 14, item 8).
-            if strict {
-                if let Err(e) = run::plan_media(&loaded.config, String::new()) {
-                    eprintln!("error: {e:#}");
-                    eprintln!("configuration refused: 1 error");
-                    return Ok(ExitCode::from(EXIT_INVALID));
-                }
-            }
             if !quiet {
                 print!("{}", hb_conf::toml_form::write(&loaded.config, true));
             }
@@ -149,7 +153,6 @@ fn check_config(
             );
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => Ok(refused(&e)),
     }
 }
 

@@ -149,11 +149,22 @@ pub struct Prepared {
     ping: Vec<PingSpec>,
 }
 
-/// What `run` checks before it starts anything: the configuration as
-/// `check-config --strict` loads it (the same function, `crate::load`), then
-/// the media plans built from it. Prints what is wrong as `run` does.
-/// `run --check-only` stops here (issue 14, item 8).
-pub fn validate(config: &Path, node_name: Option<String>) -> Option<(hb_conf::Loaded, Prepared)> {
+/// Why [`check`] refused a configuration.
+pub enum Refusal {
+    /// The files themselves (parsed as `check-config --strict` does).
+    Config(hb_conf::ConfigError),
+    /// The media could not be planned (e.g. an unresolvable `ucast` or `ping` host).
+    Media(anyhow::Error),
+}
+
+/// The one rule for "would `run` start with this configuration?" (issue 14,
+/// item 8): the configuration loaded strictly as this node (`crate::load`),
+/// then the media planned from it. `check-config --strict`, `run`, `start`
+/// and `run --check-only` all call this, and nothing else, to decide.
+pub fn check(
+    config: &Path,
+    node_name: Option<String>,
+) -> Result<(hb_conf::Loaded, Prepared), Refusal> {
     let confdir = if config.is_dir() {
         Some(config)
     } else {
@@ -163,19 +174,24 @@ pub fn validate(config: &Path, node_name: Option<String>) -> Option<(hb_conf::Lo
         || hb_conf::host::local_node_name(confdir),
         |n| n.to_ascii_lowercase(),
     );
-    let loaded = match crate::load(config, Some(me.clone()), true) {
-        Ok(l) => l,
-        Err(e) => {
+    let loaded = crate::load(config, Some(me.clone()), true).map_err(Refusal::Config)?;
+    let plan = plan_media(&loaded.config, me).map_err(Refusal::Media)?;
+    Ok((loaded, plan))
+}
+
+/// What `run` checks before it starts anything ([`check`]), with what is
+/// wrong printed as `run` prints it. `run --check-only` stops here.
+pub fn validate(config: &Path, node_name: Option<String>) -> Option<(hb_conf::Loaded, Prepared)> {
+    match check(config, node_name) {
+        Ok(ok) => Some(ok),
+        Err(Refusal::Config(e)) => {
             for d in &e.diagnostics {
                 eprintln!("{d}");
             }
             eprintln!("Configuration error, heartbeat not started.");
-            return None;
+            None
         }
-    };
-    match plan_media(&loaded.config, me) {
-        Ok(plan) => Some((loaded, plan)),
-        Err(e) => {
+        Err(Refusal::Media(e)) => {
             eprintln!("heartbeat: {e:#}");
             eprintln!("Configuration error, heartbeat not started.");
             None
@@ -183,8 +199,8 @@ pub fn validate(config: &Path, node_name: Option<String>) -> Option<(hb_conf::Lo
     }
 }
 
-/// The media `run` would start (`check-config --strict` plans them too).
-pub fn plan_media(config: &Config, me: String) -> anyhow::Result<Prepared> {
+/// The media `run` would start.
+fn plan_media(config: &Config, me: String) -> anyhow::Result<Prepared> {
     Ok(Prepared {
         me,
         udp: udp_plan(config, &own_addresses())?,

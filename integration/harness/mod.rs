@@ -12,6 +12,8 @@
 //!   commands run inside it, its processes and its cables.
 //! - `process.rs`: [`Spawned`] (a process group killed on drop) and a
 //!   command runner with a timeout.
+//! - `ours.rs`: every start of our daemon is checked against `check-config
+//!   --strict` (issue 14, item 8: they accept exactly the same configurations).
 //! - `serial.rs`: [`SerialPair`], two ptys joined by `socat` (a null-modem cable).
 //! - `real.rs`: Debian's heartbeat 3.0.6 as a peer: its paths, a config
 //!   writer, start, graceful stop and hard kill.
@@ -122,11 +124,13 @@
 #![allow(dead_code)]
 
 mod node;
+pub(crate) mod ours;
 mod process;
 pub mod real;
 mod serial;
 
 pub use node::{Node, NodeProcess};
+pub use ours::Settled;
 pub use process::{run_with_timeout, Spawned};
 pub use serial::SerialPair;
 

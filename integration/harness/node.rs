@@ -13,7 +13,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::{
-    command, must, run_with_timeout, wait_until, Net, Netns, Spawned, COMMAND_TIMEOUT, TINI,
+    command, must, ours, run_with_timeout, wait_until, Net, Netns, Spawned, COMMAND_TIMEOUT, TINI,
 };
 
 /// The node paths that are private to each node: (path inside the node,
@@ -285,20 +285,26 @@ impl Node {
             "node paths are absolute: {}",
             path.display()
         );
+        self.private_path(path).unwrap_or_else(|| {
+            panic!(
+                "{} is not private to a node (only {:?} are)",
+                path.display(),
+                PRIVATE.map(|(p, _)| p)
+            )
+        })
+    }
+
+    /// [`Node::path`], or `None` if `path` is not private to the node.
+    pub(crate) fn private_path(&self, path: &Path) -> Option<PathBuf> {
         let path = match path.strip_prefix("/var/run") {
             Ok(rest) => Path::new("/run").join(rest),
             Err(_) => path.to_path_buf(),
         };
-        for (inside, sub) in PRIVATE {
-            if let Ok(rest) = path.strip_prefix(inside) {
-                return self.root.path().join(sub).join(rest);
-            }
-        }
-        panic!(
-            "{} is not private to a node (only {:?} are)",
-            path.display(),
-            PRIVATE.map(|(p, _)| p)
-        )
+        PRIVATE.iter().find_map(|(inside, sub)| {
+            path.strip_prefix(inside)
+                .ok()
+                .map(|rest| self.root.path().join(sub).join(rest))
+        })
     }
 
     /// Writes the node's file `path` (see [`Node::path`]) with permission `mode`.
@@ -345,7 +351,28 @@ impl Node {
 
     /// Runs `args` inside the node and returns its output, whatever its exit
     /// status. Panics if it runs for more than a minute.
+    ///
+    /// If `args` start our daemon (`heartbeat run|start`), `check-config
+    /// --strict` runs first and must agree with it (see `harness::ours`).
     pub fn exec(&self, args: &[&str]) -> Output {
+        let Some(launch) = ours::launch(args) else {
+            return self.exec_unchecked(args);
+        };
+        let check = ours::StartCheck::run(self, args, &launch);
+        let out = self.exec_unchecked(args);
+        let output = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if let ours::Settled::Mismatch(mismatch) = check.settle(&output, true) {
+            panic!("{mismatch}");
+        }
+        out
+    }
+
+    /// [`Node::exec`] without the configuration check.
+    pub(crate) fn exec_unchecked(&self, args: &[&str]) -> Output {
         run_with_timeout(self.command(args), COMMAND_TIMEOUT)
     }
 
@@ -366,13 +393,18 @@ impl Node {
 
     /// Starts `args` inside the node without waiting. Its output goes to the
     /// node's `/var/log/spawn-N-PROGRAM.out`; the guard kills it on drop.
+    ///
+    /// If `args` start our daemon (`heartbeat run|start`), `check-config
+    /// --strict` runs first, and the guard compares the two verdicts once the
+    /// daemon's is known (see `harness::ours`).
     pub fn spawn(&self, args: &[&str]) -> Spawned {
         let n = self.spawned.fetch_add(1, Ordering::Relaxed);
         let program = Path::new(args[0])
             .file_name()
             .map_or_else(|| "program".into(), |f| f.to_string_lossy().into_owned());
         let out = self.path(format!("/var/log/spawn-{n}-{program}.out"));
-        Spawned::start(self.command(args), &out)
+        let check = ours::launch(args).map(|launch| ours::StartCheck::run(self, args, &launch));
+        Spawned::start_checked(self.command(args), &out, check)
     }
 
     /// Every live process of the node except its holder (`tini` and its `sleep`).

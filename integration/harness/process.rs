@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
+use super::ours::{Settled, StartCheck};
+
 /// Runs `cmd` in a new process group with no standard input, and returns its
 /// output once it exits. Standard output and error go to anonymous files, so
 /// a daemon that keeps them open cannot make this wait.
@@ -75,11 +77,26 @@ pub struct Spawned {
     exit: Option<ExitStatus>,
     what: String,
     output: PathBuf,
+    /// For our daemon: `check-config --strict`'s verdict, until compared
+    /// with the daemon's (see `super::ours`).
+    check: Option<StartCheck>,
+    /// Where that comparison stands (`None`: not our daemon).
+    settled: Option<Settled>,
 }
 
 impl Spawned {
     /// Starts `cmd` in a new process group, output appended to `output`.
-    pub fn start(mut cmd: Command, output: &Path) -> Spawned {
+    pub fn start(cmd: Command, output: &Path) -> Spawned {
+        Spawned::start_checked(cmd, output, None)
+    }
+
+    /// The same, for our daemon with `check-config --strict`'s verdict on
+    /// its configuration: the guard compares the daemon's with it once known.
+    pub(crate) fn start_checked(
+        mut cmd: Command,
+        output: &Path,
+        check: Option<StartCheck>,
+    ) -> Spawned {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -99,6 +116,8 @@ impl Spawned {
             exit: None,
             what,
             output: output.to_path_buf(),
+            settled: check.as_ref().map(|_| Settled::Pending),
+            check,
         }
     }
 
@@ -121,6 +140,15 @@ impl Spawned {
     /// exited by itself it is reaped, and what is left of its group (if
     /// anything) is no longer killed by this guard.
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.poll_exit();
+        if let Err(mismatch) = self.settle() {
+            panic!("{mismatch}");
+        }
+        self.exit
+    }
+
+    /// Reaps it if it has exited.
+    fn poll_exit(&mut self) {
         if self.exit.is_none() {
             if let Some(child) = self.child.as_mut() {
                 if let Some(status) = child.try_wait().expect("harness: wait") {
@@ -129,7 +157,34 @@ impl Spawned {
                 }
             }
         }
-        self.exit
+    }
+
+    /// Compares our daemon's verdict on its configuration with
+    /// `check-config --strict`'s once it is known (then forgets the check).
+    fn settle(&mut self) -> Result<(), String> {
+        let Some(check) = &self.check else {
+            return Ok(());
+        };
+        let settled = check.settle(&self.output(), self.exit.is_some());
+        if settled != Settled::Pending {
+            self.check = None;
+        }
+        self.settled = Some(settled.clone());
+        match settled {
+            Settled::Mismatch(m) => Err(m),
+            _ => Ok(()),
+        }
+    }
+
+    /// For our daemon: where the comparison of its verdict on the
+    /// configuration with `check-config --strict`'s stands (see
+    /// `super::ours`), as of the last look; `None` for other programs.
+    pub fn config_check(&mut self) -> Option<Settled> {
+        self.poll_exit();
+        if let Err(mismatch) = self.settle() {
+            panic!("{mismatch}");
+        }
+        self.settled.clone()
     }
 
     /// Waits for it to exit by itself; panics (and kills it) after `timeout`.
@@ -148,10 +203,27 @@ impl Spawned {
     }
 
     /// SIGKILL to its process group, then reaps it. Idempotent.
+    ///
+    /// For our daemon, first compares its verdict on the configuration with
+    /// `check-config --strict`'s if it is known by now, and panics if they
+    /// differ (after killing it; while a panic unwinds, it prints instead).
     pub fn kill(&mut self) {
+        self.poll_exit();
+        let mismatch = self.settle().err();
+        // Killed before its verdict was known: nothing to compare.
+        if self.check.take().is_some() {
+            self.settled = Some(Settled::Undecided);
+        }
         if let Some(mut child) = self.child.take() {
             kill_group(&child);
             self.exit = child.wait().ok();
+        }
+        if let Some(mismatch) = mismatch {
+            if std::thread::panicking() {
+                eprintln!("{mismatch}");
+            } else {
+                panic!("{mismatch}");
+            }
         }
     }
 }
