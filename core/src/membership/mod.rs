@@ -1129,7 +1129,15 @@ impl Membership {
                 }
                 true
             }
-            Some(_) => n.seq.missing.remove(&seq).is_some(),
+            // Below the newest number: a packet we asked for, or, before any
+            // status of the node, a status that a later packet overtook
+            // (tracking starts at the first packet heard, whatever its
+            // type). Each status has its own number, so that one was never
+            // seen: it is news of a live node, not a duplicate.
+            Some(_) => {
+                n.seq.missing.remove(&seq).is_some()
+                    || (is_status && n.seq.last_status_seq.is_none())
+            }
         };
         if !accepted {
             self.notify(Event::Dropped(DropReason::Duplicate));

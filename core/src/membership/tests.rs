@@ -1438,3 +1438,65 @@ fn a_node_past_its_dead_time_when_a_packet_brings_comm_up_dies_at_once() {
         "no deadline in the past"
     );
 }
+
+/// Simulator seed 77452: a node that had heard nothing of n2 but a packet
+/// that is not a status (an ack) got n2's next message before the status
+/// n2 had sent just ahead of it (jitter reorders). Sequence tracking starts
+/// at the first numbered packet, so the status, numbered one lower, was
+/// dropped as a duplicate although it was never seen, and n2 was declared
+/// dead a dead time after its ack while it was beating.
+#[test]
+fn a_first_status_overtaken_by_the_next_message_still_counts() {
+    let mut m = Membership::new(config("n1", &["n1", "n2"]), Now::at_millis(0));
+    m.start(Now::at_millis(0));
+    m.handle_timeout(Now::at_millis(1000));
+    let mut ack = Message::with_type("NS_ackmsg");
+    ack.push_str("dest", "n1");
+    ack.push_str("ackseq", "5");
+    ack.push_str("src", "n2");
+    ack.push_str("hg", "7");
+    ack.push_str("ts", "6b075b63");
+    m.handle_message(Now::at_millis(1000), 0, ack);
+    assert!(m.comm_up());
+    drain(&mut m);
+    // n2 sends status 0x58, then app 0x59; the app arrives first.
+    m.handle_message(Now::at_millis(5000), 0, app_from("n2", 7, 0x59));
+    let cmds = drain(&mut m);
+    assert_eq!(delivered_seqs(&cmds), vec![0x59]);
+    m.handle_message(
+        Now::at_millis(5001),
+        0,
+        status_from("n2", 7, 0x58, "active"),
+    );
+    let cmds = drain(&mut m);
+    assert!(
+        !cmds
+            .iter()
+            .any(|c| matches!(c, Command::Notify(Event::Dropped(_)))),
+        "{cmds:?}"
+    );
+    assert!(events(&cmds).contains(&Event::StatusUpdate {
+        node: "n2".into(),
+        status: "active".into()
+    }));
+    // Alive a dead time after its ack (7 s), dead a dead time after the status.
+    m.handle_timeout(Now::at_millis(7500));
+    assert!(!events(&drain(&mut m)).contains(&Event::NodeDead { node: "n2".into() }));
+    assert_eq!(m.node_status("n2"), Some(NodeStatus::Active));
+    // A second copy of that status, or an older one, is a duplicate.
+    m.handle_message(
+        Now::at_millis(7600),
+        1,
+        status_from("n2", 7, 0x58, "active"),
+    );
+    m.handle_message(Now::at_millis(7600), 0, status_from("n2", 7, 0x57, "up"));
+    let cmds = drain(&mut m);
+    let dups = cmds
+        .iter()
+        .filter(|c| matches!(c, Command::Notify(Event::Dropped(DropReason::Duplicate))))
+        .count();
+    assert_eq!(dups, 2, "{cmds:?}");
+    assert_eq!(m.node_status("n2"), Some(NodeStatus::Active));
+    m.handle_timeout(Now::at_millis(11_001));
+    assert!(events(&drain(&mut m)).contains(&Event::NodeDead { node: "n2".into() }));
+}
