@@ -857,7 +857,11 @@ fn a_node_lost_among_five_dies_with_its_links_and_returns() {
 /// - 22805 ("n4 declares n2 dead 51 ms after a status of its generation 1"):
 ///   passes since main 71ce2cc, before the fix of 77452 (fixed by an earlier
 ///   change, not traced again).
-const SEEDS_THAT_FOUND_BUGS: &[(u64, (u64, u64))] = &[(22805, (3, 5)), (77452, (3, 5))];
+/// - 119287766170 (6-8 nodes, drawn by a CI-style run of 71ce2cc: "n3 declares
+///   n4 dead 173 ms after a status of its generation 1"): fails on 71ce2cc and
+///   passes with the fix of 77452.
+const SEEDS_THAT_FOUND_BUGS: &[(u64, (u64, u64))] =
+    &[(22805, (3, 5)), (77452, (3, 5)), (119_287_766_170, (6, 8))];
 
 /// Every seed that once found a bug.
 #[test]
