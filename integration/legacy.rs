@@ -8,8 +8,8 @@
 use std::time::{Duration, Instant};
 
 use crate::failover::{
-    calls, count, expect_calls, responder, start, use_builtin_ip, wait_answer, BIN, LOG, RSC_LOG,
-    SCRIPT, VIP,
+    calls, count, expect_calls_unordered, responder, start, use_builtin_ip, wait_answer, BIN, LOG,
+    RSC_LOG, SCRIPT, VIP,
 };
 use crate::harness::{real, Cluster, Node, Spawned, Topology};
 
@@ -124,13 +124,13 @@ fn legacy_with_heartbeat_306_holding_our_group_when_we_join() {
         "Running /etc/ha.d//rc.d/ip-request ip-request",
         LONG,
     );
-    expect_calls(
+    expect_calls_unordered(
         n2,
         before2,
         &["svc stop", "svc2 stop"],
         "3.0.6 gave the group up when asked",
     );
-    expect_calls(
+    expect_calls_unordered(
         n1,
         0,
         &["svc start", "svc2 start"],
@@ -166,7 +166,7 @@ fn legacy_with_heartbeat_306_holding_our_group_when_we_join() {
     power_loss(n1);
     let outage = wait_answer(client, "n2", [n1, n2]);
     eprintln!("legacy: power loss of our n1, 3.0.6's n2 answered after {outage:?} (deadtime 5 s)");
-    expect_calls(
+    expect_calls_unordered(
         n2,
         before2,
         &["svc start", "svc2 start"],
@@ -185,13 +185,13 @@ fn legacy_with_heartbeat_306_holding_our_group_when_we_join() {
         "legacy: our n1 back, serving again after {:?}",
         back.elapsed()
     );
-    expect_calls(
+    expect_calls_unordered(
         n2,
         before2,
         &["svc stop", "svc2 stop"],
         "3.0.6 released the group",
     );
-    expect_calls(n1, before1, &["svc start", "svc2 start"], "we took it back");
+    expect_calls_unordered(n1, before1, &["svc start", "svc2 start"], "we took it back");
 
     // Our graceful stop: we release everything, then send the shutdown notice
     // (no `resource` message in legacy mode), and 3.0.6 takes over at once.
@@ -207,13 +207,13 @@ fn legacy_with_heartbeat_306_holding_our_group_when_we_join() {
         stopping.elapsed()
     );
     n2.wait_for_log(real::LOG, "Received shutdown notice from 'n1'.", LONG);
-    expect_calls(
+    expect_calls_unordered(
         n1,
         before1,
         &["svc stop", "svc2 stop"],
         "we released both groups",
     );
-    expect_calls(
+    expect_calls_unordered(
         n2,
         before2,
         &["svc start", "svc2 start"],
@@ -259,7 +259,7 @@ fn legacy_with_heartbeat_306_asking_us_for_its_group() {
         LONG,
     );
     eprintln!("legacy: 3.0.6 joined: {how}");
-    expect_calls(
+    expect_calls_unordered(
         n1,
         before1,
         &["svc stop", "svc2 stop"],
@@ -276,7 +276,7 @@ fn legacy_with_heartbeat_306_asking_us_for_its_group() {
     power_loss(n2);
     let outage = wait_answer(client, "n1", [n1, n2]);
     eprintln!("legacy: power loss of 3.0.6's n2, our n1 answered after {outage:?} (deadtime 5 s)");
-    expect_calls(
+    expect_calls_unordered(
         n1,
         before1,
         &["svc start", "svc2 start"],
@@ -291,7 +291,7 @@ fn legacy_with_heartbeat_306_asking_us_for_its_group() {
     let from2 = n2.log_len(real::LOG);
     real::start(n2);
     wait_answer(client, "n2", [n1, n2]);
-    expect_calls(
+    expect_calls_unordered(
         n1,
         before1,
         &["svc stop", "svc2 stop"],
@@ -309,7 +309,7 @@ fn legacy_with_heartbeat_306_asking_us_for_its_group() {
         stopping.elapsed()
     );
     n1.wait_for_log(LOG, "Received shutdown notice from 'n2'.", LONG);
-    expect_calls(
+    expect_calls_unordered(
         n1,
         before1,
         &["svc start", "svc2 start"],
